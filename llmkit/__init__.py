@@ -1,0 +1,95 @@
+"""llmkit: one interface over every kind of language model.
+
+    import llmkit
+    client = llmkit.Client("openai:gpt-4o-mini")
+    print(client.chat("Hello").text)
+
+Everything here is imported lazily, so `import llmkit` stays fast and pulls in none
+of torch, transformers, openai or rich.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "Client": "llmkit.client",
+    "Stream": "llmkit.streaming",
+    "AsyncStream": "llmkit.streaming",
+    "Message": "llmkit.types",
+    "ToolCall": "llmkit.types",
+    "ToolCallDelta": "llmkit.types",
+    "Response": "llmkit.types",
+    "Usage": "llmkit.types",
+    "StreamEvent": "llmkit.types",
+    "Capabilities": "llmkit.types",
+    "Logprobs": "llmkit.types",
+    "TokenLogprob": "llmkit.types",
+    "TokenCount": "llmkit.types",
+    "system": "llmkit.types",
+    "user": "llmkit.types",
+    "assistant": "llmkit.types",
+    "tool": "llmkit.types",
+    "RetryPolicy": "llmkit.retry",
+    "Backend": "llmkit.backends.base",
+    "register_provider": "llmkit.registry",
+    "errors": "llmkit.errors",
+}
+_ERRORS = {
+    "LLMKitError", "ConfigurationError", "UnknownModelError", "MissingCapabilityError",
+    "InvalidOptionError", "APIError", "AuthenticationError", "PermissionDeniedError",
+    "NotFoundError", "BadRequestError", "ContextLengthError", "ContentFilterError",
+    "RateLimitError", "QuotaExceededError", "ServerError", "APIConnectionError",
+    "APITimeoutError", "MalformedResponseError", "MalformedStreamError", "CheckpointError",
+    "PluginError",
+}  # fmt: skip
+
+__all__ = sorted([*_EXPORTS, *_ERRORS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ERRORS:
+        module = importlib.import_module("llmkit.errors")
+    elif name in _EXPORTS:
+        module = importlib.import_module(_EXPORTS[name])
+        if name == "errors":
+            return module
+    else:
+        raise AttributeError(f"module 'llmkit' has no attribute {name!r}")
+    value = getattr(module, name)
+    globals()[name] = value  # cache: the next access is a plain dict lookup
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs
+    from . import errors
+    from .backends.base import Backend
+    from .client import Client
+    from .errors import *  # noqa: F403
+    from .registry import register_provider
+    from .retry import RetryPolicy
+    from .streaming import AsyncStream, Stream
+    from .types import (
+        Capabilities,
+        Logprobs,
+        Message,
+        Response,
+        StreamEvent,
+        TokenCount,
+        TokenLogprob,
+        ToolCall,
+        ToolCallDelta,
+        Usage,
+        assistant,
+        system,
+        tool,
+        user,
+    )  # fmt: skip

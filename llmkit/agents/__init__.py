@@ -1,0 +1,1 @@
+"""Tools (Python functions described as JSON schema) and, later, the agent loop."""

@@ -1,0 +1,97 @@
+"""The contract every backend (built-in or plugin) implements.
+
+A backend turns normalised messages and validated options into a `Response` or a
+stream of `StreamEvent`s, raising `llmkit.errors` classes. It declares what it can do
+(`capabilities`), which generation options it understands (`options`) and which
+constructor settings it takes (`settings`). Retries, fallbacks, option validation and
+capability checks live in the Client, once, not in every backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any, ClassVar
+
+from ..errors import InvalidOptionError, MissingCapabilityError
+from ..options import suggest
+from ..types import Capabilities, Logprobs, Message, Response, StreamEvent, TokenCount
+
+
+class Backend:
+    provider: ClassVar[str] = ""
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    # generation options understood by chat/stream (complete may add its own)
+    options: ClassVar[frozenset[str]] = frozenset()
+    complete_options: ClassVar[frozenset[str]] = frozenset()
+    # constructor settings: name -> short description (shown in errors and `llmkit models`)
+    settings: ClassVar[Mapping[str, str]] = {}
+
+    def __init__(self, model: str, **settings: Any) -> None:
+        unknown = set(settings) - set(self.settings)
+        if unknown:
+            name = sorted(unknown)[0]
+            raise InvalidOptionError(
+                f"unknown setting {name!r} for provider {self.provider!r}.{suggest(name, self.settings)}",
+                hint="Settings: " + (", ".join(sorted(self.settings)) or "none"),
+            )
+        self.model = model
+        self.settings_values = settings
+
+    @property
+    def model_id(self) -> str:
+        return f"{self.provider}:{self.model}" if self.model else self.provider
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.model_id}>"
+
+    # --- what subclasses implement -------------------------------------------------
+
+    def chat(self, messages: list[Message], options: dict[str, Any]) -> Response:
+        raise self._missing("chat")
+
+    def stream(self, messages: list[Message], options: dict[str, Any]) -> Iterator[StreamEvent]:
+        raise self._missing("streaming")
+
+    def complete(self, prompt: str, options: dict[str, Any]) -> Response:
+        raise self._missing("completion")
+
+    def logprobs(self, text: str) -> Logprobs:
+        raise self._missing("logprobs")
+
+    def count_tokens(self, content: str | list[Message]) -> TokenCount:
+        raise self._missing("count_tokens")
+
+    def context_window(self) -> int | None:
+        """Tokens the model can attend to (prompt + output), or None when unknown."""
+        return None
+
+    def close(self) -> None:
+        """Release resources (connections, models). Optional."""
+
+    # Async defaults run the sync code in a worker thread; network backends override
+    # them with native async clients.
+    async def achat(self, messages: list[Message], options: dict[str, Any]) -> Response:
+        return await asyncio.to_thread(self.chat, messages, options)
+
+    async def astream(
+        self, messages: list[Message], options: dict[str, Any]
+    ) -> AsyncIterator[StreamEvent]:
+        iterator = self.stream(messages, options)
+        done = object()
+        while True:
+            event = await asyncio.to_thread(next, iterator, done)
+            if event is done:
+                return
+            yield event
+
+    def _missing(self, what: str) -> MissingCapabilityError:
+        return MissingCapabilityError(
+            f"{self.model_id} does not support {what}",
+            hint=f"It supports: {', '.join(self.capabilities.names())}. Choose another model for this.",
+            model=self.model_id,
+        )
+
+
+def message_text_for_counting(messages: list[Message]) -> str:
+    return "\n".join(m.text for m in messages)

@@ -1,0 +1,325 @@
+"""The OpenAI API and every OpenAI-compatible server (vLLM, Ollama, llama.cpp, ...).
+
+One SDK client per (base_url, key, ...) is built with max_retries=0 and reused: llmkit
+retries in one layer, its own. SDK errors are mapped to llmkit errors on HTTP status
+and error code, never on message text.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from .. import errors as E
+from .. import tokens
+from ..agents.tools import to_openai_response_format, to_openai_tool
+from ..types import Capabilities, Message, Response, StreamEvent, TokenCount, ToolCall, ToolCallDelta, Usage
+from .base import Backend
+from .openai_errors import map_error
+
+OFFICIAL_HOST = "api.openai.com"
+_REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+_clients: dict[tuple, Any] = {}
+_async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+class OpenAIBackend(Backend):
+    provider = "openai"
+    capabilities = Capabilities(
+        chat=True,
+        streaming=True,
+        completion=True,
+        tools=True,
+        structured_output=True,
+        fill_in_the_middle=True,  # legacy completions with `suffix`, where the server takes it
+        multiple_samples=True,
+    )
+    options = frozenset(
+        {
+            "max_tokens", "temperature", "top_p", "stop", "seed", "n", "tools", "tool_choice",
+            "parallel_tool_calls", "response_format", "presence_penalty", "frequency_penalty",
+            "logit_bias", "user", "timeout", "reasoning_effort", "extra_body", "extra_headers",
+        }
+    )  # fmt: skip
+    complete_options = frozenset(
+        {
+            "max_tokens", "temperature", "top_p", "stop", "seed", "n", "suffix",
+            "presence_penalty", "frequency_penalty", "logit_bias", "user", "timeout",
+            "extra_body", "extra_headers",
+        }
+    )  # fmt: skip
+    settings = {
+        "api_key": "the API key (default: from api_key_env)",
+        "api_key_env": "env var holding the key (default OPENAI_API_KEY)",
+        "base_url": "server URL, e.g. http://localhost:8000/v1 (default: OPENAI_BASE_URL or OpenAI)",
+        "organization": "OpenAI organization id",
+        "project": "OpenAI project id",
+        "timeout": "seconds to wait for the server (default 600, connect 5)",
+        "context_window": "override the model's context window (tokens)",
+        "headers": "extra HTTP headers sent with every request",
+        "stream_usage": "ask for token usage at the end of streams (default true)",
+        "http_client": "an httpx2.Client to use (tests, proxies)",
+    }
+
+    def __init__(self, model: str, **settings: Any) -> None:
+        super().__init__(model, **settings)
+        if not model:
+            raise E.UnknownModelError(
+                "no model name after 'openai:'", hint='Name one, e.g. "openai:gpt-4o-mini".'
+            )
+        s = settings
+        is_builtin = "api_key_env" not in s and "base_url" not in s
+        self.base_url = s.get("base_url") or (os.environ.get("OPENAI_BASE_URL") if is_builtin else None)
+        self.official = not self.base_url or OFFICIAL_HOST in self.base_url
+        key_env = s.get("api_key_env") or "OPENAI_API_KEY"
+        key = s.get("api_key") or os.environ.get(key_env)
+        if not key:
+            if self.official:
+                raise E.ConfigurationError(
+                    f"no API key for the OpenAI API: {key_env} is not set",
+                    hint=f"export {key_env}=... (or pass api_key=, or point base_url at a local server).",
+                )
+            key = "not-needed"  # local servers usually take any key; the SDK insists on one
+        E.remember_secret(key)
+        self._key = key  # never shown: not in repr, logs or errors
+        self._timeout = s.get("timeout")
+        self._organization = s.get("organization")
+        self._project = s.get("project")
+        self._headers = dict(s.get("headers") or {})
+        self._http_client = s.get("http_client")
+        self._window = s.get("context_window")
+        self._stream_usage = s.get("stream_usage", True)
+
+    # --- SDK clients, cached and shared --------------------------------------------
+
+    def _client_key(self) -> tuple:
+        return (
+            self.base_url, self._key, self._organization, self._project, self._timeout,
+            tuple(sorted(self._headers.items())), id(self._http_client),
+        )  # fmt: skip
+
+    def _kwargs(self) -> dict[str, Any]:
+        kw: dict[str, Any] = {"api_key": self._key, "base_url": self.base_url, "max_retries": 0}
+        if self._organization:
+            kw["organization"] = self._organization
+        if self._project:
+            kw["project"] = self._project
+        if self._timeout is not None:
+            kw["timeout"] = self._timeout
+        if self._headers:
+            kw["default_headers"] = self._headers
+        return kw
+
+    @property
+    def sdk(self) -> Any:
+        key = self._client_key()
+        client = _clients.get(key)
+        if client is None:
+            import openai
+
+            with _lock:
+                client = _clients.get(key)
+                if client is None:
+                    kw = self._kwargs()
+                    if self._http_client is not None:
+                        kw["http_client"] = self._http_client
+                    client = _clients[key] = openai.OpenAI(**kw)
+        return client
+
+    @property
+    def async_sdk(self) -> Any:
+        import asyncio
+
+        import openai
+
+        loop = asyncio.get_running_loop()  # async HTTP pools belong to one event loop
+        per_loop = _async_clients.setdefault(loop, {})
+        key = self._client_key()
+        if key not in per_loop:
+            per_loop[key] = openai.AsyncOpenAI(**self._kwargs())
+        return per_loop[key]
+
+    # --- requests --------------------------------------------------------------------
+
+    def _chat_params(self, messages: list[Message], options: dict[str, Any]) -> dict[str, Any]:
+        params: dict[str, Any] = {"model": self.model, "messages": [m.to_dict() for m in messages]}
+        for name, value in options.items():
+            if name == "max_tokens" and self.official and self.model.startswith(_REASONING_PREFIXES):
+                params["max_completion_tokens"] = value
+            elif name == "tools":
+                params["tools"] = [to_openai_tool(t) for t in value]
+            elif name == "tool_choice" and isinstance(value, str) and value not in ("auto", "none", "required"):
+                params["tool_choice"] = {"type": "function", "function": {"name": value}}
+            elif name == "response_format":
+                params["response_format"] = to_openai_response_format(value)
+            elif name == "stop":
+                params["stop"] = [value] if isinstance(value, str) else list(value)
+            else:
+                params[name] = value
+        return params
+
+    def chat(self, messages: list[Message], options: dict[str, Any]) -> Response:
+        params = self._chat_params(messages, options)
+        try:
+            completion = self.sdk.chat.completions.create(**params)
+        except Exception as exc:
+            raise map_error(exc, self.model_id, self.base_url) from None
+        return self._to_response(completion, messages)
+
+    async def achat(self, messages: list[Message], options: dict[str, Any]) -> Response:
+        params = self._chat_params(messages, options)
+        try:
+            completion = await self.async_sdk.chat.completions.create(**params)
+        except Exception as exc:
+            raise map_error(exc, self.model_id, self.base_url) from None
+        return self._to_response(completion, messages)
+
+    def _to_response(self, completion: Any, messages: list[Message]) -> Response:
+        choices = getattr(completion, "choices", None)
+        if not choices:
+            raise E.MalformedResponseError(
+                f"the server's reply has no choices: {str(completion)[:200]!r}",
+                model=self.model_id,
+            )
+        choices = sorted(choices, key=lambda c: c.index or 0)
+        first = choices[0].message
+        texts = [(c.message.content or "") if c.message else "" for c in choices]
+        calls = [
+            ToolCall(tc.id or "", tc.function.name, tc.function.arguments or "{}")
+            for tc in (first.tool_calls or [])
+            if getattr(tc, "function", None) is not None
+        ]
+        return Response(
+            text=texts[0],
+            texts=texts,
+            finish_reason=choices[0].finish_reason,
+            usage=self._usage(completion.usage, messages, texts),
+            tool_calls=calls,
+            served_model=completion.model,
+            id=completion.id,
+            raw=completion,
+        )
+
+    def _usage(self, usage: Any, prompt: list[Message] | str, outputs: list[str]) -> Usage:
+        if usage is not None and usage.prompt_tokens is not None:
+            result = Usage(usage.prompt_tokens, usage.completion_tokens or 0)
+        else:  # some compatible servers report nothing: count locally, and say so
+            result = Usage(
+                int(tokens.count(prompt, self.model)),
+                sum(int(tokens.count(t, self.model)) for t in outputs),
+                estimated=True,
+            )
+        return tokens.add_cost(result, self.model) if self.official else result
+
+    def stream(self, messages: list[Message], options: dict[str, Any]) -> Iterator[StreamEvent]:
+        params = self._chat_params(messages, options)
+        params["stream"] = True
+        if self._stream_usage:
+            params["stream_options"] = {"include_usage": True}
+        try:
+            chunks = self.sdk.chat.completions.create(**params)
+        except Exception as exc:
+            raise map_error(exc, self.model_id, self.base_url) from None
+        try:
+            yield from self._events(iter(chunks))
+        finally:
+            chunks.close()  # also when the caller stops early: frees the connection
+
+    async def astream(self, messages: list[Message], options: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+        params = self._chat_params(messages, options)
+        params["stream"] = True
+        if self._stream_usage:
+            params["stream_options"] = {"include_usage": True}
+        try:
+            chunks = await self.async_sdk.chat.completions.create(**params)
+        except Exception as exc:
+            raise map_error(exc, self.model_id, self.base_url) from None
+        finished = False
+        try:
+            while True:
+                try:
+                    chunk = await chunks.__anext__()
+                except StopAsyncIteration:
+                    break
+                except Exception as exc:
+                    raise map_error(exc, self.model_id, self.base_url) from None
+                for event in self._chunk_events(chunk):
+                    finished = finished or event.finish_reason is not None
+                    yield event
+        finally:
+            await chunks.close()
+        if not finished:
+            raise self._truncated()
+
+    def _events(self, chunks: Iterator[Any]) -> Iterator[StreamEvent]:
+        finished = False
+        while True:
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                break
+            except Exception as exc:
+                raise map_error(exc, self.model_id, self.base_url) from None
+            for event in self._chunk_events(chunk):
+                finished = finished or event.finish_reason is not None
+                yield event
+        if not finished:
+            raise self._truncated()
+
+    def _chunk_events(self, chunk: Any) -> Iterator[StreamEvent]:
+        for choice in chunk.choices or ():
+            delta = choice.delta
+            calls = [
+                ToolCallDelta(
+                    index=tc.index,
+                    id=tc.id,
+                    name=tc.function.name if tc.function else None,
+                    arguments=(tc.function.arguments or "") if tc.function else "",
+                )
+                for tc in (delta.tool_calls or [] if delta else [])
+            ]
+            text = (delta.content or "") if delta else ""
+            if text or calls or choice.finish_reason:
+                yield StreamEvent(text=text, tool_calls=calls, finish_reason=choice.finish_reason, index=choice.index)
+        if chunk.usage is not None:
+            usage = Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
+            yield StreamEvent(usage=tokens.add_cost(usage, self.model) if self.official else usage)
+
+    def _truncated(self) -> E.MalformedStreamError:
+        return E.MalformedStreamError(
+            "the stream ended before the model finished (no finish_reason)",
+            model=self.model_id,
+            hint="The connection was probably cut. llmkit retries only when nothing had been received.",
+        )
+
+    def complete(self, prompt: str, options: dict[str, Any]) -> Response:
+        params: dict[str, Any] = {"model": self.model, "prompt": prompt, **options}
+        if isinstance(params.get("stop"), str):
+            params["stop"] = [params["stop"]]
+        try:
+            completion = self.sdk.completions.create(**params)
+        except Exception as exc:
+            raise map_error(exc, self.model_id, self.base_url) from None
+        choices = sorted(getattr(completion, "choices", None) or [], key=lambda c: c.index or 0)
+        if not choices:
+            raise E.MalformedResponseError("the server's completion has no choices", model=self.model_id)
+        texts = [c.text or "" for c in choices]
+        return Response(
+            text=texts[0],
+            texts=texts,
+            finish_reason=choices[0].finish_reason,
+            usage=self._usage(completion.usage, prompt, texts),
+            served_model=completion.model,
+            id=completion.id,
+            raw=completion,
+        )
+
+    def count_tokens(self, content: str | list[Message]) -> TokenCount:
+        return tokens.count(content, self.model)
+
+    def context_window(self) -> int | None:
+        return self._window or tokens.context_window(self.model)

@@ -1,0 +1,287 @@
+"""Client: one interface over every backend.
+
+The client resolves the id to a backend, validates options against what that backend
+understands, checks capabilities and the context window before sending, retries
+transient failures (once, here, for every backend) and moves on to fallbacks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from . import registry, retry, tokens
+from .backends.base import Backend
+from .errors import ContextLengthError, InvalidOptionError, LLMKitError, MissingCapabilityError
+from .options import suggest, validate
+from .streaming import AsyncStream, Stream
+from .types import Logprobs, Message, Response, StreamEvent, TokenCount, to_messages
+
+log = logging.getLogger("llmkit")
+T = TypeVar("T")
+
+# option -> the capability it needs
+_NEEDS = {"tools": "tools", "response_format": "structured_output", "suffix": "fill_in_the_middle"}
+
+
+class Client:
+    """A model behind one interface.
+
+        client = llmkit.Client("openai:gpt-4o-mini", temperature=0)
+        client.chat("Hello").text
+
+    Keyword arguments are backend settings (base_url, api_key, ...) or default
+    generation options (temperature, max_tokens, ...); anything else is an error.
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        fallbacks: Sequence[str] = (),
+        max_retries: int = 2,
+        retry_policy: retry.RetryPolicy | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if model is None:
+            model = registry.default_model()
+        self._ids = [model, *fallbacks]
+        self._backends: list[Backend | None] = [None] * len(self._ids)
+        self.retry_policy = retry_policy or retry.RetryPolicy(max_retries=max_retries)
+        resolved = registry.resolve(model)
+        cls = registry.backend_class(resolved)
+        settings = {k: v for k, v in kwargs.items() if k in cls.settings}
+        defaults = {k: v for k, v in kwargs.items() if k not in cls.settings}
+        allowed = cls.options | cls.complete_options
+        for name in defaults:
+            if name not in allowed:
+                both = sorted(set(cls.settings) | allowed)
+                raise InvalidOptionError(
+                    f"unknown option {name!r} for {resolved.model_id}.{suggest(name, both)}",
+                    hint=f"Settings and options it takes: {', '.join(both)}.",
+                )
+        self.defaults = validate(defaults, allowed, resolved.model_id)
+        self._backends[0] = registry.create_backend(model, **settings)
+
+    # --- introspection -------------------------------------------------------------
+
+    @property
+    def backend(self) -> Backend:
+        return self._backend(0)
+
+    @property
+    def model(self) -> str:
+        """The llmkit id of the primary model, e.g. 'openai:gpt-4o-mini'."""
+        return self.backend.model_id
+
+    @property
+    def capabilities(self):
+        return self.backend.capabilities
+
+    def context_window(self) -> int | None:
+        return self.backend.context_window()
+
+    def __repr__(self) -> str:
+        fb = f", fallbacks={self._ids[1:]!r}" if len(self._ids) > 1 else ""
+        return f"Client({self.model!r}{fb})"
+
+    def close(self) -> None:
+        for b in self._backends:
+            if b is not None:
+                b.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- the API -------------------------------------------------------------------
+
+    def chat(self, prompt: str | Message | Iterable[Message | dict], **options: Any) -> Response:
+        """Send a conversation (or one user text) and return the answer."""
+        messages = to_messages(prompt)
+        return self._run("chat", messages, options, lambda b, o: b.chat(messages, o))
+
+    def complete(self, prompt: str, **options: Any) -> Response:
+        """Raw continuation of a text (no chat template); n > 1 gives `texts`."""
+        if not isinstance(prompt, str):
+            raise InvalidOptionError("complete() takes a string prompt", hint="Use chat() for messages.")
+        return self._run("complete", prompt, options, lambda b, o: b.complete(prompt, o))
+
+    def stream(self, prompt: str | Message | Iterable[Message | dict], **options: Any) -> Stream:
+        """Stream the answer: iterate StreamEvents; `.response` has the whole answer."""
+        messages = to_messages(prompt)
+        events = self._stream_events(messages, options)
+        return Stream(events, options.get("response_format", self.defaults.get("response_format")))
+
+    async def achat(self, prompt: str | Message | Iterable[Message | dict], **options: Any) -> Response:
+        messages = to_messages(prompt)
+        errors: list[LLMKitError] = []
+        for i, backend, opts in self._candidates("chat", messages, options, errors):
+            attempt = 0
+            while True:
+                try:
+                    response = await backend.achat(messages, opts)
+                    return self._finish(response, backend, opts)
+                except LLMKitError as exc:
+                    if self.retry_policy.should_retry(exc, attempt):
+                        await retry.asleep(self._backoff(exc, attempt, backend))
+                        attempt += 1
+                        continue
+                    self._give_up_or_fall_back(exc, i, errors)
+                    break
+        raise errors[-1]
+
+    def astream(self, prompt: str | Message | Iterable[Message | dict], **options: Any) -> AsyncStream:
+        messages = to_messages(prompt)
+        return AsyncStream(
+            self._astream_events(messages, options),
+            options.get("response_format", self.defaults.get("response_format")),
+        )
+
+    def count_tokens(self, content: str | Iterable[Message | dict]) -> TokenCount:
+        """Tokens in a text or a conversation, with the model's own tokenizer where known."""
+        if not isinstance(content, str):
+            content = to_messages(content)
+        return self.backend.count_tokens(content)
+
+    def logprobs(self, text: str) -> Logprobs:
+        """Per-token log-probabilities of `text` under the model (local backends)."""
+        self._require(self.backend, "logprobs")
+        return self.backend.logprobs(text)
+
+    # --- machinery -----------------------------------------------------------------
+
+    def _backend(self, i: int) -> Backend:
+        backend = self._backends[i]
+        if backend is None:
+            backend = self._backends[i] = registry.create_backend(self._ids[i])
+        return backend
+
+    def _require(self, backend: Backend, capability: str) -> None:
+        if not getattr(backend.capabilities, capability):
+            raise MissingCapabilityError(
+                f"{backend.model_id} does not support {capability.replace('_', ' ')}",
+                hint=f"It supports: {', '.join(backend.capabilities.names())}. Use a model that does.",
+                model=backend.model_id,
+            )
+
+    def _prepare(self, backend: Backend, kind: str, payload: Any, options: dict) -> dict:
+        """Validate options, check capabilities and the context window."""
+        merged = {**self.defaults, **options} if self.defaults else options
+        allowed = backend.complete_options if kind == "complete" else backend.options
+        opts = validate(merged, allowed, f"{backend.model_id} {kind}()")
+        self._require(backend, {"chat": "chat", "stream": "streaming", "complete": "completion"}[kind])
+        for name, capability in _NEEDS.items():
+            if name in opts:
+                self._require(backend, capability)
+        if opts.get("n", 1) > 1:
+            self._require(backend, "multiple_samples")
+        window = backend.context_window()
+        if window is not None:
+            tokens.check_fits(backend.count_tokens(payload), opts.get("max_tokens"), window, backend.model_id)
+        return opts
+
+    def _candidates(
+        self, kind: str, payload: Any, options: dict, errors: list[LLMKitError]
+    ) -> Iterator[tuple[int, Backend, dict]]:
+        """The primary, then each fallback whose set-up and options work out."""
+        for i in range(len(self._ids)):
+            try:
+                backend = self._backend(i)
+                opts = self._prepare(backend, kind, payload, options)
+            except LLMKitError as exc:
+                if i == 0 and not isinstance(exc, ContextLengthError):
+                    raise  # the caller's own mistake: say so, do not hide it behind fallbacks
+                self._give_up_or_fall_back(exc, i, errors, setup=True)
+                continue
+            yield i, backend, opts
+
+    def _give_up_or_fall_back(
+        self, exc: LLMKitError, i: int, errors: list[LLMKitError], setup: bool = False
+    ) -> None:
+        errors.append(exc)
+        last = i == len(self._ids) - 1
+        movable = setup or exc.retryable or isinstance(exc, ContextLengthError)
+        if last or not movable:
+            if len(errors) > 1:
+                tried = ", ".join(self._ids[: i + 1])
+                exc.hint = (exc.hint + " " if exc.hint else "") + f"(tried in order: {tried})"
+                exc.args = (exc._render(),)
+            raise exc
+        log.warning("%s failed (%s); falling back to %s", self._ids[i], type(exc).__name__, self._ids[i + 1])
+
+    def _backoff(self, exc: LLMKitError, attempt: int, backend: Backend) -> float:
+        delay = self.retry_policy.delay(exc, attempt)
+        log.info("%s: %s, retry %d in %.2fs", backend.model_id, type(exc).__name__, attempt + 1, delay)
+        return delay
+
+    def _finish(self, response: Response, backend: Backend, opts: dict) -> Response:
+        response.model = backend.model_id
+        if "response_format" in opts:
+            response.response_format = opts["response_format"]
+        return response
+
+    def _run(self, kind: str, payload: Any, options: dict, call: Callable[[Backend, dict], Response]) -> Response:
+        errors: list[LLMKitError] = []
+        for i, backend, opts in self._candidates(kind, payload, options, errors):
+            attempt = 0
+            while True:
+                try:
+                    return self._finish(call(backend, opts), backend, opts)
+                except LLMKitError as exc:
+                    if self.retry_policy.should_retry(exc, attempt):
+                        retry.sleep(self._backoff(exc, attempt, backend))
+                        attempt += 1
+                        continue
+                    self._give_up_or_fall_back(exc, i, errors)
+                    break
+        raise errors[-1]
+
+    def _stream_events(self, messages: list[Message], options: dict) -> Iterator[StreamEvent]:
+        errors: list[LLMKitError] = []
+        for i, backend, opts in self._candidates("stream", messages, options, errors):
+            attempt = 0
+            while True:
+                started = False
+                try:
+                    for event in backend.stream(messages, opts):
+                        started = True
+                        event.model = backend.model_id
+                        yield event
+                    return
+                except LLMKitError as exc:
+                    if started:
+                        raise  # output already reached the caller: never retry or switch
+                    if self.retry_policy.should_retry(exc, attempt):
+                        retry.sleep(self._backoff(exc, attempt, backend))
+                        attempt += 1
+                        continue
+                    self._give_up_or_fall_back(exc, i, errors)
+                    break
+        raise errors[-1]
+
+    async def _astream_events(self, messages: list[Message], options: dict) -> AsyncIterator[StreamEvent]:
+        errors: list[LLMKitError] = []
+        for i, backend, opts in self._candidates("stream", messages, options, errors):
+            attempt = 0
+            while True:
+                started = False
+                try:
+                    async for event in backend.astream(messages, opts):
+                        started = True
+                        event.model = backend.model_id
+                        yield event
+                    return
+                except LLMKitError as exc:
+                    if started:
+                        raise
+                    if self.retry_policy.should_retry(exc, attempt):
+                        await retry.asleep(self._backoff(exc, attempt, backend))
+                        attempt += 1
+                        continue
+                    self._give_up_or_fall_back(exc, i, errors)
+                    break
+        raise errors[-1]

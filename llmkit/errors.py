@@ -1,0 +1,217 @@
+"""One error hierarchy for every backend.
+
+Backends translate their own failures into these classes, mapping on HTTP status and
+error *code*, never on message text. Every error says what happened and what to do;
+`retryable` tells the client's retry and fallback layer whether trying again can help.
+API keys never appear in messages: `redact()` scrubs anything that looks like one.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "LLMKitError",
+    "ConfigurationError",
+    "UnknownModelError",
+    "MissingCapabilityError",
+    "InvalidOptionError",
+    "APIError",
+    "AuthenticationError",
+    "PermissionDeniedError",
+    "NotFoundError",
+    "BadRequestError",
+    "ContextLengthError",
+    "ContentFilterError",
+    "RateLimitError",
+    "QuotaExceededError",
+    "ServerError",
+    "APIConnectionError",
+    "APITimeoutError",
+    "MalformedResponseError",
+    "MalformedStreamError",
+    "CheckpointError",
+    "PluginError",
+    "redact",
+]
+
+# Things that look like secrets: OpenAI-style keys, bearer tokens, generic sk-/key- ids.
+_SECRET_PATTERNS = [
+    re.compile(r"\b(sk|rk|pk|key|api|hf)[-_][A-Za-z0-9_\-]{8,}"),
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9_\-.=]{8,}"),
+]
+_known_secrets: set[str] = set()
+
+
+def remember_secret(secret: str | None) -> None:
+    """Register a key so that `redact` scrubs it even if it matches no pattern."""
+    if secret and len(secret) >= 4:
+        _known_secrets.add(secret)
+
+
+def redact(text: str) -> str:
+    """Replace anything that looks like an API key with a placeholder."""
+    for secret in _known_secrets:
+        if secret in text:
+            text = text.replace(secret, "***")
+    text = _SECRET_PATTERNS[0].sub(lambda m: m.group(1) + "-***", text)
+    text = _SECRET_PATTERNS[1].sub(lambda m: m.group(1) + "***", text)
+    return text
+
+
+class LLMKitError(Exception):
+    """Base class of every error llmkit raises.
+
+    Attributes: status_code (HTTP status when a server answered), code (the server's
+    or llmkit's machine-readable error code), request_id (for support tickets),
+    retryable (whether trying again may succeed), model (the llmkit model id).
+    """
+
+    retryable: bool = False
+    default_hint: str = ""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        status_code: int | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+        model: str | None = None,
+        retryable: bool | None = None,
+    ) -> None:
+        self.message = redact(message)
+        self.hint = redact(hint) if hint is not None else self.default_hint
+        self.status_code = status_code
+        self.code = code
+        self.request_id = request_id
+        self.model = model
+        if retryable is not None:
+            self.retryable = retryable
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        text = self.message
+        details = []
+        if self.model:
+            details.append(f"model={self.model}")
+        if self.status_code is not None:
+            details.append(f"status={self.status_code}")
+        if self.code:
+            details.append(f"code={self.code}")
+        if self.request_id:
+            details.append(f"request_id={self.request_id}")
+        if details:
+            text += f" [{', '.join(details)}]"
+        if self.hint:
+            text += f"\n  -> {self.hint}"
+        return text
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+# --- errors raised before anything is sent -------------------------------------------
+
+
+class ConfigurationError(LLMKitError):
+    """Something in the set-up is wrong: a missing key, a bad config file, a bad path."""
+
+
+class UnknownModelError(ConfigurationError):
+    """The model id names no known provider, alias or model."""
+
+
+class MissingCapabilityError(LLMKitError):
+    """The backend cannot do what was asked (e.g. logprobs on the OpenAI chat API)."""
+
+
+class InvalidOptionError(LLMKitError, ValueError):
+    """An option is unknown to the backend or has the wrong type or range."""
+
+
+class CheckpointError(ConfigurationError):
+    """A model checkpoint is missing, corrupt or from an incompatible version."""
+
+
+class PluginError(ConfigurationError):
+    """A plugin failed to load or registered something invalid."""
+
+
+# --- errors from a model server or a local model ---------------------------------------
+
+
+class APIError(LLMKitError):
+    """A request reached a model and failed there."""
+
+
+class AuthenticationError(APIError):
+    default_hint = "Check that the API key is set and valid (it is read from the environment)."
+
+
+class PermissionDeniedError(APIError):
+    default_hint = "The key is valid but not allowed to use this model or endpoint."
+
+
+class NotFoundError(APIError):
+    default_hint = "Check the model name and the base_url (it usually ends in /v1)."
+
+
+class BadRequestError(APIError, ValueError):
+    """The server rejected the request as invalid (400/422)."""
+
+
+class ContextLengthError(BadRequestError):
+    """The prompt plus the requested output does not fit the model's context window."""
+
+    default_hint = "Shorten the conversation, lower max_tokens, or use a model with a larger context."
+
+
+class ContentFilterError(BadRequestError):
+    default_hint = "The provider's content filter refused the request or the answer."
+
+
+class RateLimitError(APIError):
+    """Too many requests (429). `retry_after` is the server's advice in seconds."""
+
+    retryable = True
+    default_hint = "Wait and retry, lower the request rate, or raise max_retries."
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)
+
+
+class QuotaExceededError(RateLimitError):
+    """429 with code insufficient_quota: retrying cannot help."""
+
+    retryable = False
+    default_hint = "The account is out of credit: check billing and quota with the provider."
+
+
+class ServerError(APIError):
+    """The server failed (5xx, 408, 409): usually transient."""
+
+    retryable = True
+    default_hint = "The provider had a transient failure; llmkit retries these automatically."
+
+
+class APIConnectionError(APIError):
+    retryable = True
+    default_hint = "Check the network and the base_url; is the server running?"
+
+
+class APITimeoutError(APIConnectionError):
+    default_hint = "The request timed out: raise `timeout`, or check the server's load."
+
+
+class MalformedResponseError(APIError):
+    """The server answered with something that is not a valid reply."""
+
+    retryable = True
+    default_hint = "The server is not speaking the expected protocol; check base_url and the server version."
+
+
+class MalformedStreamError(MalformedResponseError):
+    """A stream broke off or carried something that is not a valid event."""
