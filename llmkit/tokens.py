@@ -119,10 +119,12 @@ def check_fits(prompt_tokens: int, max_tokens: int | None, window: int | None, m
         return
     wanted = prompt_tokens + (max_tokens or 0)
     if wanted > window:
-        asked = f" + max_tokens {max_tokens}" if max_tokens else ""
+        if max_tokens:
+            need = f"the request needs {prompt_tokens} prompt tokens + max_tokens {max_tokens} = {wanted}"
+        else:
+            need = f"the prompt has {prompt_tokens} tokens"
         raise ContextLengthError(
-            f"the request needs {prompt_tokens} prompt tokens{asked} = {wanted}, "
-            f"but {model_id} has a context window of {window} tokens",
+            f"{need}, but {model_id} has a context window of {window} tokens",
             model=model_id,
             code="context_length_exceeded",
         )

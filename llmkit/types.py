@@ -299,3 +299,8 @@ class TokenCount(int):
 
     def __repr__(self) -> str:
         return f"TokenCount({int(self)}{', estimate' if self.estimate else ''})"
+
+    def __str__(self) -> str:
+        return int.__repr__(self)
+
+    __format__ = int.__format__

@@ -69,15 +69,15 @@ def _server_message(body: Any) -> str:
     return ""
 
 
-def _code(exc: Any) -> str | None:
-    code = getattr(exc, "code", None)
+def _code(exc: Any, field: str = "code") -> str | None:
+    code = getattr(exc, field, None)
     if code:
         return str(code)
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
         inner = body.get("error", body)
-        if isinstance(inner, dict):
-            return inner.get("code") or inner.get("type")
+        if isinstance(inner, dict) and inner.get(field):
+            return str(inner[field])
     return None
 
 
@@ -109,7 +109,7 @@ def map_error(exc: BaseException, model_id: str, base_url: str | None) -> E.LLMK
             kwargs["hint"] = f"The server does not know this model; check the name after the provider in {model_id!r}."
         return cls(f"{where} answered {status}: {text}", **kwargs)
     if isinstance(exc, openai.APIError):  # an error event inside a stream, no status
-        code = _code(exc)
+        code = _code(exc) or _code(exc, "type")  # no status here: the type is all we have
         cls = _BY_CODE.get(code or "", E.ServerError)
         return cls(f"{where} sent an error in the stream: {_server_message(exc.body) or exc.message}",
                    code=code, model=model_id)  # fmt: skip

@@ -1,0 +1,2 @@
+"""Helpers for testing code that uses llmkit: an OpenAI-compatible loopback server.
+(The scripted `mock` backend lives in llmkit.backends.mock.)"""

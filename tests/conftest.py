@@ -1,0 +1,38 @@
+import pytest
+
+import llmkit
+from llmkit import retry
+from llmkit.testing.openai_server import OpenAICompatibleServer
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path, monkeypatch):
+    """Every test gets its own empty llmkit home and no real keys from the environment."""
+    monkeypatch.setenv("LLMKIT_HOME", str(tmp_path / "llmkit-home"))
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "LLMKIT_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path / "llmkit-home"
+
+
+@pytest.fixture
+def no_sleep(monkeypatch):
+    """Record backoff delays instead of sleeping."""
+    delays: list[float] = []
+    monkeypatch.setattr(retry, "sleep", delays.append)
+
+    async def asleep(d):
+        delays.append(d)
+
+    monkeypatch.setattr(retry, "asleep", asleep)
+    return delays
+
+
+@pytest.fixture
+def server():
+    with OpenAICompatibleServer() as s:
+        yield s
+
+
+@pytest.fixture
+def local_client(server):
+    return llmkit.Client("openai:test-model", base_url=server.base_url)
