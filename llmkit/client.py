@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from . import registry, retry, tokens
+from . import registry, retry
 from .backends.base import Backend
 from .errors import ContextLengthError, InvalidOptionError, LLMKitError, MissingCapabilityError
 from .options import suggest, validate
@@ -179,9 +179,7 @@ class Client:
                 self._require(backend, capability)
         if opts.get("n", 1) > 1:
             self._require(backend, "multiple_samples")
-        window = backend.context_window()
-        if window is not None:
-            tokens.check_fits(backend.count_tokens(payload), opts.get("max_tokens"), window, backend.model_id)
+        backend.check_context(payload, opts.get("max_tokens"))
         return opts
 
     def _candidates(

@@ -36,6 +36,7 @@ def known_models() -> list[str]:
     return list(_table())
 
 
+@functools.lru_cache(maxsize=256)
 def model_info(model: str) -> dict[str, Any] | None:
     """Facts about an OpenAI model, matched by longest prefix (dated snapshots too)."""
     table = _table()

@@ -11,6 +11,7 @@ Arguments a model sends back are data: they are validated, never evaluated.
 from __future__ import annotations
 
 import inspect
+import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,11 +23,15 @@ def function_schema(fn: Callable[..., Any]) -> dict[str, Any]:
     import pydantic
 
     signature = inspect.signature(fn)
+    try:  # resolves string annotations (`from __future__ import annotations`) in fn's module
+        hints = typing.get_type_hints(fn, include_extras=True)
+    except Exception:
+        hints = {}
     fields: dict[str, Any] = {}
     for name, param in signature.parameters.items():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
-        annotation = param.annotation if param.annotation is not param.empty else Any
+        annotation = hints.get(name, param.annotation if param.annotation is not param.empty else Any)
         default = param.default if param.default is not param.empty else ...
         fields[name] = (annotation, default)
     try:

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, ClassVar
 
 from ..errors import InvalidOptionError, MissingCapabilityError
+from .. import tokens
 from ..options import suggest
 from ..types import Capabilities, Logprobs, Message, Response, StreamEvent, TokenCount
 
@@ -66,6 +67,12 @@ class Backend:
         """Tokens the model can attend to (prompt + output), or None when unknown."""
         return None
 
+    def check_context(self, payload: str | list[Message], max_tokens: int | None) -> None:
+        """Refuse a request that cannot fit the context window, before it is sent."""
+        window = self.context_window()
+        if window is not None:
+            tokens.check_fits(self.count_tokens(payload), max_tokens, window, self.model_id)
+
     def close(self) -> None:
         """Release resources (connections, models). Optional."""
 
@@ -91,7 +98,3 @@ class Backend:
             hint=f"It supports: {', '.join(self.capabilities.names())}. Choose another model for this.",
             model=self.model_id,
         )
-
-
-def message_text_for_counting(messages: list[Message]) -> str:
-    return "\n".join(m.text for m in messages)

@@ -321,5 +321,19 @@ class OpenAIBackend(Backend):
     def count_tokens(self, content: str | list[Message]) -> TokenCount:
         return tokens.count(content, self.model)
 
+    def check_context(self, payload: str | list[Message], max_tokens: int | None) -> None:
+        window = self.context_window()
+        if window is None:
+            return
+        # A BPE token is at least one byte, so a request whose bytes (plus the chat
+        # format's per-message tokens) fit cannot overflow: skip the exact count.
+        if isinstance(payload, str):
+            bound = len(payload) * 4
+        else:
+            bound = sum(len(m.text) * 4 + len(m.name or "") * 4 + 8 + sum(len(c.arguments) + len(c.name) for c in m.tool_calls)
+                        for m in payload) + tokens.REPLY_PRIMING  # fmt: skip
+        if bound + (max_tokens or 0) > window:
+            super().check_context(payload, max_tokens)
+
     def context_window(self) -> int | None:
         return self._window or tokens.context_window(self.model)

@@ -60,7 +60,7 @@ class OpenAICompatibleServer:
         self.requests: list[dict[str, Any]] = []
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer((host, port), _make_handler(self))
+        self._httpd = _QuietHTTPServer((host, port), _make_handler(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -97,6 +97,14 @@ class OpenAICompatibleServer:
         self.stop()
 
 
+class _QuietHTTPServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, BrokenPipeError)):
+            super().handle_error(request, client_address)  # clients hanging up is normal
+
+
 def _last_user_text(body: dict[str, Any]) -> str:
     for m in reversed(body.get("messages") or []):
         if m.get("role") == "user":
@@ -112,6 +120,7 @@ def _words(text: str) -> int:
 def _make_handler(server: OpenAICompatibleServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, like real servers
+        disable_nagle_algorithm = True  # else small writes wait ~40 ms for delayed ACKs
 
         def log_message(self, *args: Any) -> None:  # quiet
             pass

@@ -1,0 +1,58 @@
+"""The `llmkit` command. Each subcommand lives in its own small module and is imported
+only when it runs, so `llmkit --help` stays fast (no torch, transformers or openai)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# subcommand -> (module, one-line help)
+COMMANDS = {
+    "ask": ("llmkit.cli.ask", "ask a model one question (reads stdin when piped)"),
+    "models": ("llmkit.cli.models", "list providers, aliases and configured endpoints"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from llmkit import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="llmkit", description="One interface over every kind of language model."
+    )
+    parser.add_argument("--version", action="version", version=f"llmkit {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        importlib.import_module(module).add_arguments(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 0
+    if args.debug:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG)
+    from llmkit.errors import LLMKitError
+
+    try:
+        return importlib.import_module(args._module).run(args) or 0
+    except LLMKitError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

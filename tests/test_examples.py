@@ -1,0 +1,38 @@
+"""Every example runs, as a user would run it, and prints what it promises."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def run_example(name, *args):
+    r = subprocess.run([sys.executable, str(EXAMPLES / name), *args], capture_output=True, text=True,
+                       timeout=120, env=os.environ.copy())
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def test_openai_compatible_against_loopback(server):
+    out = run_example("openai_compatible.py", "--base-url", server.base_url, "--model", "test-model")
+    assert "chat:      Echo: What is the capital of France?" in out
+    assert "stream:   Echo: Count from one to five.  [" in out
+    assert "async:     Echo: Say hi asynchronously." in out
+    assert "complete:  [' continuation 0', ' continuation 1', ' continuation 2']" in out
+    assert "tokens:" in out
+
+
+def test_tools_and_json():
+    out = run_example("tools_and_json.py")
+    assert "model calls get_weather({'city': 'Oslo'})" in out
+    assert "answer: It is 21 degrees in Oslo." in out
+    assert "Forecast(city='Oslo', temperature=21.0, summary='mild')" in out
+
+
+def test_retries_and_fallbacks():
+    out = run_example("retries_and_fallbacks.py")
+    assert "after 2 retries: 'recovered' from mock" in out
+    assert "fallback: 'answered by the fallback' from mock:echo" in out
+    assert "Did you mean 'temperature'" in out
