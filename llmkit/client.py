@@ -62,7 +62,7 @@ class Client:
                     hint=f"Settings and options it takes: {', '.join(both)}.",
                 )
         self.defaults = validate(defaults, allowed, resolved.model_id)
-        self._backends[0] = registry.create_backend(model, **settings)
+        self._backends[0] = registry.create_backend(resolved, **settings)
 
     # --- introspection -------------------------------------------------------------
 
@@ -173,6 +173,8 @@ class Client:
         merged = {**self.defaults, **options} if self.defaults else options
         allowed = backend.complete_options if kind == "complete" else backend.options
         opts = validate(merged, allowed, f"{backend.model_id} {kind}()")
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s options=%s", kind, backend.model_id, sorted(opts))
         self._require(backend, {"chat": "chat", "stream": "streaming", "complete": "completion"}[kind])
         for name, capability in _NEEDS.items():
             if name in opts:

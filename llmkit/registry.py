@@ -154,9 +154,9 @@ def backend_class(resolved: Resolved) -> type[Backend]:
     return getattr(module, attr)
 
 
-def create_backend(model_id: str, **settings: Any) -> Backend:
+def create_backend(model_id: str | Resolved, **settings: Any) -> Backend:
     """Build the backend for an id; explicit settings override config ones."""
-    resolved = resolve(model_id)
+    resolved = model_id if isinstance(model_id, Resolved) else resolve(model_id)
     cls = backend_class(resolved)
     merged = {**resolved.settings, **settings}
     backend = cls(resolved.model, **merged)
