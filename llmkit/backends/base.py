@@ -13,8 +13,8 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, ClassVar
 
-from ..errors import InvalidOptionError, MissingCapabilityError
 from .. import tokens
+from ..errors import InvalidOptionError, MissingCapabilityError
 from ..options import suggest
 from ..types import Capabilities, Logprobs, Message, Response, StreamEvent, TokenCount
 

@@ -7,6 +7,7 @@ and error code, never on message text.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import weakref
@@ -84,7 +85,8 @@ class OpenAIBackend(Backend):
                     hint=f"export {key_env}=... (or pass api_key=, or point base_url at a local server).",
                 )
             key = "not-needed"  # local servers usually take any key; the SDK insists on one
-        E.remember_secret(key)
+        else:
+            E.remember_secret(key)  # a real key only: the placeholder is no secret to scrub
         self._key = key  # never shown: not in repr, logs or errors
         self._timeout = s.get("timeout")
         self._organization = s.get("organization")
@@ -189,7 +191,7 @@ class OpenAIBackend(Backend):
         first = choices[0].message
         texts = [(c.message.content or "") if c.message else "" for c in choices]
         calls = [
-            ToolCall(tc.id or "", tc.function.name, tc.function.arguments or "{}")
+            ToolCall(tc.id or "", tc.function.name, _json_text(tc.function.arguments))
             for tc in (first.tool_calls or [])
             if getattr(tc, "function", None) is not None
         ]
@@ -275,12 +277,12 @@ class OpenAIBackend(Backend):
             delta = choice.delta
             calls = [
                 ToolCallDelta(
-                    index=tc.index,
+                    index=tc.index if tc.index is not None else position,  # some servers omit it
                     id=tc.id,
                     name=tc.function.name if tc.function else None,
-                    arguments=(tc.function.arguments or "") if tc.function else "",
+                    arguments=_json_text(tc.function.arguments, "") if tc.function else "",
                 )
-                for tc in (delta.tool_calls or [] if delta else [])
+                for position, tc in enumerate(delta.tool_calls or [] if delta else [])
             ]
             text = (delta.content or "") if delta else ""
             if text or calls or choice.finish_reason:
@@ -330,10 +332,17 @@ class OpenAIBackend(Backend):
         if isinstance(payload, str):
             bound = len(payload) * 4
         else:
-            bound = sum(len(m.text) * 4 + len(m.name or "") * 4 + 8 + sum(len(c.arguments) + len(c.name) for c in m.tool_calls)
+            bound = sum(len(m.text) * 4 + len(m.name or "") * 4 + 8 + sum(len(c.arguments) * 4 + len(c.name) * 4 for c in m.tool_calls)
                         for m in payload) + tokens.REPLY_PRIMING  # fmt: skip
         if bound + (max_tokens or 0) > window:
             super().check_context(payload, max_tokens)
 
     def context_window(self) -> int | None:
         return self._window or tokens.context_window(self.model)
+
+
+def _json_text(arguments: Any, empty: str = "{}") -> str:
+    """Tool-call arguments as JSON text (some servers send an object, not a string)."""
+    if arguments is None or arguments == "":
+        return empty
+    return arguments if isinstance(arguments, str) else json.dumps(arguments)
