@@ -1,0 +1,259 @@
+"""The bundled decoder-only GPT, readable top to bottom (in the spirit of nanoGPT).
+
+Token embedding -> n pre-norm blocks (causal self-attention + MLP) -> final norm ->
+output projection tied to the token embedding.
+
+Positions are encoded with rotary embeddings (RoPE) rather than a learned table:
+  * attention then depends on *relative* offsets, so a key cached at absolute position
+    p is rotated once and stays valid for every later query (cached decoding needs no
+    bookkeeping beyond "which absolute position is this token at");
+  * there is no position table to train, which matters for a model trained on small
+    corpora, and no hard-coded maximum baked into the weights.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["GPTConfig", "GPT", "KVCache", "attention_mask"]
+
+
+@dataclass
+class GPTConfig:
+    # Defaults sized for training on a laptop CPU in minutes to hours (~4M parameters).
+    vocab_size: int = 4096
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 256
+    block_size: int = 256  # context window in tokens
+    dropout: float = 0.0
+    bias: bool = False  # biases in Linear/LayerNorm: slightly worse and slower without benefit
+    rope_theta: float = 10000.0
+
+    def __post_init__(self) -> None:
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head})")
+        if (self.n_embd // self.n_head) % 2:
+            raise ValueError("the head size (n_embd / n_head) must be even for rotary embeddings")
+        for name in ("vocab_size", "n_layer", "n_head", "n_embd", "block_size"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+
+    @property
+    def head_dim(self) -> int:
+        return self.n_embd // self.n_head
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GPTConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown GPTConfig fields: {sorted(unknown)}")
+        return cls(**data)
+
+
+class KVCache:
+    """Keys and values of the tokens seen so far, one preallocated buffer per layer.
+
+    `length` is the number of cached positions; the next token fed to the model sits at
+    absolute position `length`. Buffers are preallocated to `max_len` so decoding does
+    not reallocate (and copy) the cache at every step.
+    """
+
+    def __init__(self, config: GPTConfig, batch_size: int, max_len: int | None = None,
+                 dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> None:
+        self.max_len = max_len or config.block_size
+        shape = (batch_size, config.n_head, self.max_len, config.head_dim)
+        self.k = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(config.n_layer)]
+        self.v = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(config.n_layer)]
+        self.length = 0
+
+    @property
+    def batch_size(self) -> int:
+        return self.k[0].shape[0]
+
+    def append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store k, v (B, H, T, D) at positions length..length+T; return all keys/values so far."""
+        t = k.shape[2]
+        end = self.length + t
+        if end > self.max_len:
+            raise ValueError(f"KV cache full: {self.length} + {t} positions > {self.max_len}")
+        self.k[layer][:, :, self.length:end] = k
+        self.v[layer][:, :, self.length:end] = v
+        return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
+
+    def expand(self, batch_size: int) -> KVCache:
+        """A cache for `batch_size` rows, each a copy of this (batch 1) cache.
+
+        Used to prefill a prompt once and then sample n continuations as a batch.
+        """
+        if self.batch_size != 1:
+            raise ValueError("only a batch-1 cache can be expanded")
+        new = KVCache.__new__(KVCache)
+        new.max_len = self.max_len
+        new.k = [k.repeat(batch_size, 1, 1, 1) for k in self.k]
+        new.v = [v.repeat(batch_size, 1, 1, 1) for v in self.v]
+        new.length = self.length
+        return new
+
+
+def attention_mask(n_queries: int, n_keys: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Boolean (n_queries, n_keys) mask, True where attention is allowed.
+
+    The queries are the *last* n_queries positions: query i sits at absolute position
+    past + i with past = n_keys - n_queries, and may attend keys 0..past+i. (SDPA's
+    `is_causal=True` aligns the mask to the top-left instead, which is wrong as soon as
+    there are fewer queries than keys.)
+    """
+    past = n_keys - n_queries
+    q_pos = torch.arange(n_queries, device=device).unsqueeze(1) + past
+    k_pos = torch.arange(n_keys, device=device).unsqueeze(0)
+    return k_pos <= q_pos
+
+
+def rope_tables(head_dim: int, max_len: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+    angles = torch.outer(torch.arange(max_len, dtype=torch.float32), inv_freq)  # (T, D/2)
+    return angles.cos(), angles.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate pairs (x[..., :D/2], x[..., D/2:]) by position-dependent angles; x is (B, H, T, D)."""
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.n_head = config.n_head
+        self.head_dim = config.head_dim
+        self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
+        self.proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.dropout = config.dropout
+        self.resid_dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                kv_cache: KVCache | None, layer: int) -> torch.Tensor:
+        b, t, c = x.shape
+        q, k, v = self.qkv(x).split(c, dim=2)
+        q = q.view(b, t, self.n_head, self.head_dim).transpose(1, 2)  # (B, H, T, D)
+        k = k.view(b, t, self.n_head, self.head_dim).transpose(1, 2)
+        v = v.view(b, t, self.n_head, self.head_dim).transpose(1, 2)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        if kv_cache is not None:
+            k, v = kv_cache.append(layer, k, v)
+        n_keys = k.shape[2]
+        dropout = self.dropout if self.training else 0.0
+        if t == n_keys:  # no past: the ordinary square causal mask
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout)
+        elif t == 1:  # one new token may see every cached key
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
+        else:  # a chunk of new tokens after a cached past: bottom-right aligned mask
+            mask = attention_mask(t, n_keys, device=x.device)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
+        y = y.transpose(1, 2).contiguous().view(b, t, c)
+        return self.resid_dropout(self.proj(y))
+
+
+class MLP(nn.Module):
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.proj(F.gelu(self.fc(x))))
+
+
+class Block(nn.Module):
+    """Pre-norm residual block: normalising the branch input keeps deep stacks trainable."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.attn = CausalSelfAttention(config)
+        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.mlp = MLP(config)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                kv_cache: KVCache | None, layer: int) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), cos, sin, kv_cache, layer)
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT(nn.Module):
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.wte = nn.Embedding(config.vocab_size, config.n_embd)
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+        self.ln_f = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        # Tied weights: the output projection reuses the embedding matrix (fewer
+        # parameters, and rare tokens get a useful output vector from their embedding).
+        self.lm_head.weight = self.wte.weight
+        cos, sin = rope_tables(config.head_dim, config.block_size, config.rope_theta)
+        # Not persistent: derived from the config, so never stored in checkpoints.
+        self.register_buffer("rope_cos", cos, persistent=False)
+        self.register_buffer("rope_sin", sin, persistent=False)
+        self.apply(self._init_weights)
+        # GPT-2: scale residual projections so the residual stream's variance does not
+        # grow with depth.
+        for name, p in self.named_parameters():
+            if name.endswith("proj.weight"):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def new_cache(self, batch_size: int = 1, max_len: int | None = None) -> KVCache:
+        p = self.wte.weight
+        return KVCache(self.config, batch_size, max_len, dtype=p.dtype, device=p.device)
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
+                kv_cache: KVCache | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """idx (B, T) token ids -> (logits (B, T, vocab), loss or None).
+
+        With `kv_cache`, idx holds the tokens *after* the cached ones: they sit at
+        absolute positions cache.length.. and the cache is extended by T positions.
+        Targets equal to -1 are ignored in the loss (padding).
+        """
+        _, t = idx.shape
+        past = kv_cache.length if kv_cache is not None else 0
+        if past + t > self.config.block_size:
+            raise ValueError(
+                f"sequence of {past + t} tokens exceeds the context window ({self.config.block_size})")
+        cos = self.rope_cos[past:past + t]
+        sin = self.rope_sin[past:past + t]
+        x = self.drop(self.wte(idx))
+        for i, block in enumerate(self.blocks):
+            x = block(x, cos, sin, kv_cache, i)
+        if kv_cache is not None:
+            kv_cache.length += t
+        logits = self.lm_head(self.ln_f(x))
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.view(-1, logits.size(-1)).float(), targets.reshape(-1),
+                                   ignore_index=-1)
+        return logits, loss

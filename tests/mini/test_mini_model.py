@@ -1,0 +1,108 @@
+"""The GPT itself: shapes, loss, causal masking, KV-cached decoding, tied weights."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from llmkit.mini.model import GPT, GPTConfig, attention_mask
+
+
+@pytest.fixture()
+def model() -> GPT:
+    torch.manual_seed(1)
+    return GPT(GPTConfig(vocab_size=97, n_layer=2, n_head=4, n_embd=32, block_size=48)).eval()
+
+
+def test_shapes_and_loss(model: GPT) -> None:
+    idx = torch.randint(0, 97, (3, 17))
+    logits, loss = model(idx)
+    assert logits.shape == (3, 17, 97)
+    assert loss is None
+    _, loss = model(idx, targets=torch.randint(0, 97, (3, 17)))
+    # Freshly initialised: close to uniform over the vocabulary.
+    assert abs(loss.item() - math.log(97)) < 0.5
+
+
+def test_ignore_index_in_targets(model: GPT) -> None:
+    idx = torch.randint(0, 97, (1, 10))
+    targets = idx.clone()
+    _, full = model(idx, targets)
+    targets[0, 5:] = -1
+    _, partial = model(idx, targets)
+    logits, _ = model(idx)
+    expected = torch.nn.functional.cross_entropy(logits[0, :5], idx[0, :5])
+    assert torch.allclose(partial, expected, atol=1e-6)
+    assert not torch.allclose(full, partial)
+
+
+def test_weights_are_tied(model: GPT) -> None:
+    assert model.lm_head.weight is model.wte.weight
+    n_unique = sum(p.numel() for p in model.parameters())  # parameters() deduplicates
+    assert n_unique == model.num_parameters()
+    assert "rope_cos" not in model.state_dict()  # derived buffers are not saved
+
+
+def test_config_validation() -> None:
+    with pytest.raises(ValueError, match="multiple of n_head"):
+        GPTConfig(n_embd=30, n_head=4)
+    with pytest.raises(ValueError, match="unknown GPTConfig fields"):
+        GPTConfig.from_dict({"vocab_size": 10, "wat": 1})
+    cfg = GPTConfig(vocab_size=300, n_layer=1, n_head=2, n_embd=16, block_size=8)
+    assert GPTConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_future_tokens_do_not_change_past_logits(model: GPT) -> None:
+    idx = torch.randint(0, 97, (1, 30))
+    changed = idx.clone()
+    changed[0, 20:] = (changed[0, 20:] + 1) % 97
+    with torch.no_grad():
+        a, _ = model(idx)
+        b, _ = model(changed)
+    assert torch.allclose(a[0, :20], b[0, :20], atol=1e-6)
+    assert not torch.allclose(a[0, 20:], b[0, 20:], atol=1e-3)
+
+
+def test_attention_mask_bottom_right_aligned() -> None:
+    mask = attention_mask(2, 5)
+    # Query 0 is at absolute position 3 (keys 0..3), query 1 at position 4 (keys 0..4).
+    assert mask.tolist() == [[True, True, True, True, False], [True, True, True, True, True]]
+    assert torch.equal(attention_mask(4, 4), torch.ones(4, 4, dtype=torch.bool).tril())
+
+
+@pytest.mark.parametrize("chunks", [[1] * 25, [10, 1, 1, 5, 8], [7, 18], [25]])
+def test_cached_decoding_matches_full_forward(model: GPT, chunks: list[int]) -> None:
+    idx = torch.randint(0, 97, (2, sum(chunks)))
+    with torch.no_grad():
+        full, _ = model(idx)
+        cache = model.new_cache(batch_size=2)
+        pieces, pos = [], 0
+        for size in chunks:
+            logits, _ = model(idx[:, pos:pos + size], kv_cache=cache)
+            pieces.append(logits)
+            pos += size
+    assert cache.length == sum(chunks)
+    assert torch.allclose(torch.cat(pieces, dim=1), full, atol=1e-5)
+
+
+def test_expanded_cache_decodes_each_row_like_batch_one(model: GPT) -> None:
+    prompt = torch.randint(0, 97, (1, 9))
+    nxt = torch.tensor([[3], [50], [96]])
+    with torch.no_grad():
+        cache = model.new_cache(1)
+        model(prompt, kv_cache=cache)
+        batched, _ = model(nxt, kv_cache=cache.expand(3))
+        for row in range(3):
+            single, _ = model(torch.cat([prompt, nxt[row:row + 1]], dim=1))
+            assert torch.allclose(batched[row, -1], single[0, -1], atol=1e-5)
+
+
+def test_context_window_is_enforced(model: GPT) -> None:
+    with pytest.raises(ValueError, match="context window"):
+        model(torch.zeros(1, 49, dtype=torch.long))
+    cache = model.new_cache(1)
+    model(torch.zeros(1, 40, dtype=torch.long), kv_cache=cache)
+    with pytest.raises(ValueError, match="context window"):
+        model(torch.zeros(1, 9, dtype=torch.long), kv_cache=cache)
