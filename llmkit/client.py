@@ -171,17 +171,17 @@ class Client:
     def _prepare(self, backend: Backend, kind: str, payload: Any, options: dict) -> dict:
         """Validate options, check capabilities and the context window."""
         merged = {**self.defaults, **options} if self.defaults else options
+        for name, capability in _NEEDS.items():  # "cannot do tools" says more than "unknown option"
+            if merged.get(name) is not None:
+                self._require(backend, capability)
         allowed = backend.complete_options if kind == "complete" else backend.options
         opts = validate(merged, allowed, f"{backend.model_id} {kind}()")
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s options=%s", kind, backend.model_id, sorted(opts))
         self._require(backend, {"chat": "chat", "stream": "streaming", "complete": "completion"}[kind])
-        for name, capability in _NEEDS.items():
-            if name in opts:
-                self._require(backend, capability)
         if opts.get("n", 1) > 1:
             self._require(backend, "multiple_samples")
-        backend.check_context(payload, opts.get("max_tokens"))
+        backend.check_context(payload, opts)
         return opts
 
     def _candidates(

@@ -67,11 +67,11 @@ class Backend:
         """Tokens the model can attend to (prompt + output), or None when unknown."""
         return None
 
-    def check_context(self, payload: str | list[Message], max_tokens: int | None) -> None:
+    def check_context(self, payload: str | list[Message], options: dict[str, Any]) -> None:
         """Refuse a request that cannot fit the context window, before it is sent."""
         window = self.context_window()
         if window is not None:
-            tokens.check_fits(self.count_tokens(payload), max_tokens, window, self.model_id)
+            tokens.check_fits(self.count_tokens(payload), options.get("max_tokens"), window, self.model_id)
 
     def close(self) -> None:
         """Release resources (connections, models). Optional."""

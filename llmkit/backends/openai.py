@@ -323,8 +323,9 @@ class OpenAIBackend(Backend):
     def count_tokens(self, content: str | list[Message]) -> TokenCount:
         return tokens.count(content, self.model)
 
-    def check_context(self, payload: str | list[Message], max_tokens: int | None) -> None:
+    def check_context(self, payload: str | list[Message], options: dict[str, Any]) -> None:
         window = self.context_window()
+        max_tokens = options.get("max_tokens")
         if window is None:
             return
         # A BPE token is at least one byte, so a request whose bytes (plus the chat
@@ -335,7 +336,7 @@ class OpenAIBackend(Backend):
             bound = sum(len(m.text) * 4 + len(m.name or "") * 4 + 8 + sum(len(c.arguments) * 4 + len(c.name) * 4 for c in m.tool_calls)
                         for m in payload) + tokens.REPLY_PRIMING  # fmt: skip
         if bound + (max_tokens or 0) > window:
-            super().check_context(payload, max_tokens)
+            super().check_context(payload, options)
 
     def context_window(self) -> int | None:
         return self._window or tokens.context_window(self.model)

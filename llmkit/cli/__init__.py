@@ -11,6 +11,7 @@ import sys
 COMMANDS = {
     "ask": ("llmkit.cli.ask", "ask a model one question (reads stdin when piped)"),
     "models": ("llmkit.cli.models", "list providers, aliases and configured endpoints"),
+    "train": ("llmkit.cli.train", "train the bundled GPT architecture on your own text"),
 }
 
 

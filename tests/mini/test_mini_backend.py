@@ -1,0 +1,119 @@
+"""The bundled GPT through llmkit.Client: the same interface as every other model."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import llmkit
+from llmkit.backends import mini as mini_backend
+
+
+@pytest.fixture(scope="module")
+def client(trained):
+    return llmkit.Client(f"mini:{trained.path}", temperature=0, max_tokens=12)
+
+
+def test_chat_and_complete_agree_under_greedy(client, trained_engine):
+    r = client.chat("def add3(x):\n")
+    direct = trained_engine.generate("def add3(x):\n", max_tokens=12, temperature=0)[0]
+    assert r.text == direct.text and r.text
+    assert r.model == f"mini:{client.backend.model}"
+    assert r.usage.output_tokens == direct.completion_tokens
+    assert client.complete("def add3(x):\n").text == r.text
+
+
+def test_chat_template_joins_messages(client):
+    messages = [llmkit.system("The cat"), llmkit.user("sat on the")]
+    assert mini_backend.render_prompt(messages) == "The cat\n\nsat on the"
+    assert client.count_tokens(messages) == client.count_tokens("The cat\n\nsat on the")
+    assert client.chat(messages).text == client.complete("The cat\n\nsat on the").text
+
+
+def test_n_samples_with_seed_are_reproducible(client):
+    a = client.complete("The cat sat on the", n=3, temperature=1.0, seed=7)
+    b = client.complete("The cat sat on the", n=3, temperature=1.0, seed=7)
+    assert len(a.texts) == 3 and a.texts == b.texts
+    assert len(set(a.texts)) > 1  # really sampled, not three copies
+
+
+def test_stream_matches_chat_and_reports_usage(client):
+    stream = client.stream("def scale1(y):\n")
+    pieces = [e.text for e in stream if e.text]
+    assert "".join(pieces) == client.chat("def scale1(y):\n").text
+    assert stream.response.usage.output_tokens > 0
+    assert stream.response.finish_reason in ("stop", "length")
+
+
+def test_stream_can_be_cancelled(client):
+    stream = client.stream("The", max_tokens=50)
+    first = next(iter(stream))
+    stream.close()
+    assert first.text and stream.text == first.text
+
+
+def test_stop_strings(client):
+    full = client.complete("def add3(x):\n", max_tokens=20).text
+    cut_at = full[3:6]
+    assert cut_at
+    cut = client.complete("def add3(x):\n", max_tokens=20, stop=[cut_at]).text
+    assert cut_at not in cut and full.startswith(cut)
+
+
+def test_logprobs_match_the_engine(client, trained_engine):
+    text = "The cat sat on the mat."
+    lp = client.logprobs(text)
+    direct = trained_engine.logprobs(text)
+    assert [t.token for t in lp.tokens] == [t for t, _ in direct]
+    assert lp.total == pytest.approx(sum(x for _, x in direct))
+    assert lp.bits_per_byte == pytest.approx(-lp.total / math.log(2) / len(text.encode()))
+
+
+def test_fill_in_the_middle(client, trained_engine):
+    r = client.complete("def add3(x):\n    return ", suffix="\n\ndef scale1(y):\n", max_tokens=6)
+    direct = trained_engine.infill("def add3(x):\n    return ", "\n\ndef scale1(y):\n", max_tokens=6,
+                                   temperature=0)[0]
+    assert r.text == direct.text
+
+
+def test_context_overflow_is_refused_before_generation(client):
+    long_prompt = "the cat sat on the mat " * 40
+    with pytest.raises(llmkit.ContextLengthError) as err:
+        client.chat(long_prompt)
+    assert str(client.context_window()) in str(err.value)
+    assert client.chat(long_prompt, truncate="left").text is not None
+
+
+def test_capabilities_are_honest(client):
+    assert client.capabilities.logprobs and client.capabilities.fill_in_the_middle
+    with pytest.raises(llmkit.MissingCapabilityError):
+        client.chat("x", tools=[{"name": "f", "parameters": {}}])
+    with pytest.raises(llmkit.InvalidOptionError, match="presence_penalty"):
+        client.chat("x", presence_penalty=1.0)
+
+
+def test_same_checkpoint_is_loaded_once(trained):
+    a = llmkit.Client(f"mini:{trained.path}")
+    b = llmkit.Client(f"mini:{trained.path}")
+    assert a.backend.engine is b.backend.engine
+
+
+def test_missing_and_corrupt_checkpoints(tmp_path, trained):
+    with pytest.raises(llmkit.CheckpointError) as err:
+        llmkit.Client(f"mini:{tmp_path / 'nope'}")
+    assert str(tmp_path / "nope") in str(err.value)
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(trained.path, broken)
+    (broken / "model.safetensors").write_bytes(b"garbage" * 10)
+    with pytest.raises(llmkit.CheckpointError):
+        llmkit.Client(f"mini:{broken}")
+
+
+def test_missing_shipped_checkpoint_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setattr(mini_backend, "SHIPPED", tmp_path / "weights")
+    with pytest.raises(llmkit.CheckpointError) as err:
+        llmkit.Client("mini")
+    assert "llmkit train --stdlib" in str(err.value)
