@@ -112,6 +112,14 @@ class MiniBackend(Backend):
     def context_window(self) -> int | None:
         return self.engine.context_window
 
+    def attention(self, text: str) -> tuple[list[str], Any]:
+        """(tokens, attention weights (layers, heads, T, T)) for `llmkit attention`."""
+        from ..mini.attention_maps import attention_maps
+
+        tok = self.engine.tokenizer
+        ids = tok.encode(text)[: self.engine.context_window]
+        return [tok.token_str(i) for i in ids], attention_maps(self.engine.model, ids)
+
     def check_context(self, payload: str | list[Message], options: dict[str, Any]) -> None:
         if options.get("truncate") is None:  # with truncation, the engine makes it fit
             super().check_context(payload, options)

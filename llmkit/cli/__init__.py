@@ -12,6 +12,7 @@ COMMANDS = {
     "ask": ("llmkit.cli.ask", "ask a model one question (reads stdin when piped)"),
     "models": ("llmkit.cli.models", "list providers, aliases and configured endpoints"),
     "train": ("llmkit.cli.train", "train the bundled GPT architecture on your own text"),
+    "attention": ("llmkit.cli.attention", "show a model's attention weights as per-layer, per-head heatmaps"),
 }
 
 
