@@ -118,21 +118,14 @@ class Client:
 
     async def achat(self, prompt: str | Message | Iterable[Message | dict], **options: Any) -> Response:
         messages = to_messages(prompt)
-        errors: list[LLMKitError] = []
-        for i, backend, opts in self._candidates("chat", messages, options, errors):
-            attempt = 0
-            while True:
-                try:
-                    response = await backend.achat(messages, opts)
-                    return self._finish(response, backend, opts)
-                except LLMKitError as exc:
-                    if self.retry_policy.should_retry(exc, attempt):
-                        await retry.asleep(self._backoff(exc, attempt, backend))
-                        attempt += 1
-                        continue
-                    self._give_up_or_fall_back(exc, i, errors)
-                    break
-        raise errors[-1]
+        for attempt in self._attempts("chat", messages, options):
+            try:
+                return self._finish(await attempt.backend.achat(messages, attempt.opts), attempt)
+            except LLMKitError as exc:
+                delay = attempt.failed(exc)
+                if delay is not None:
+                    await retry.asleep(delay)
+        raise AssertionError("unreachable: _attempts raises when it runs out")
 
     def astream(self, prompt: str | Message | Iterable[Message | dict], **options: Any) -> AsyncStream:
         messages = to_messages(prompt)
@@ -199,6 +192,22 @@ class Client:
                 continue
             yield i, backend, opts
 
+    def _attempts(self, kind: str, payload: Any, options: dict) -> Iterator[_Attempt]:
+        """Every try of one request, in order: retries of a backend, then fallbacks.
+
+        The caller reports a failure with `attempt.failed(exc)`, which raises when there
+        is nothing left to try, or returns the delay before a retry (None: next model).
+        """
+        errors: list[LLMKitError] = []
+        for i, backend, opts in self._candidates(kind, payload, options, errors):
+            attempt = _Attempt(self, i, backend, opts, errors)
+            while True:
+                yield attempt
+                if not attempt.retry_next:
+                    break
+                attempt.number += 1
+        raise errors[-1]
+
     def _give_up_or_fall_back(
         self, exc: LLMKitError, i: int, errors: list[LLMKitError], setup: bool = False
     ) -> None:
@@ -213,75 +222,72 @@ class Client:
             raise exc
         log.warning("%s failed (%s); falling back to %s", self._ids[i], type(exc).__name__, self._ids[i + 1])
 
-    def _backoff(self, exc: LLMKitError, attempt: int, backend: Backend) -> float:
-        delay = self.retry_policy.delay(exc, attempt)
-        log.info("%s: %s, retry %d in %.2fs", backend.model_id, type(exc).__name__, attempt + 1, delay)
-        return delay
-
-    def _finish(self, response: Response, backend: Backend, opts: dict) -> Response:
-        response.model = backend.model_id
-        if "response_format" in opts:
-            response.response_format = opts["response_format"]
+    def _finish(self, response: Response, attempt: _Attempt) -> Response:
+        response.model = attempt.backend.model_id
+        if "response_format" in attempt.opts:
+            response.response_format = attempt.opts["response_format"]
         return response
 
     def _run(self, kind: str, payload: Any, options: dict, call: Callable[[Backend, dict], Response]) -> Response:
-        errors: list[LLMKitError] = []
-        for i, backend, opts in self._candidates(kind, payload, options, errors):
-            attempt = 0
-            while True:
-                try:
-                    return self._finish(call(backend, opts), backend, opts)
-                except LLMKitError as exc:
-                    if self.retry_policy.should_retry(exc, attempt):
-                        retry.sleep(self._backoff(exc, attempt, backend))
-                        attempt += 1
-                        continue
-                    self._give_up_or_fall_back(exc, i, errors)
-                    break
-        raise errors[-1]
+        for attempt in self._attempts(kind, payload, options):
+            try:
+                return self._finish(call(attempt.backend, attempt.opts), attempt)
+            except LLMKitError as exc:
+                delay = attempt.failed(exc)
+                if delay is not None:
+                    retry.sleep(delay)
+        raise AssertionError("unreachable: _attempts raises when it runs out")
 
     def _stream_events(self, messages: list[Message], options: dict) -> Iterator[StreamEvent]:
-        errors: list[LLMKitError] = []
-        for i, backend, opts in self._candidates("stream", messages, options, errors):
-            attempt = 0
-            while True:
-                started = False
-                try:
-                    for event in backend.stream(messages, opts):
-                        started = True
-                        event.model = backend.model_id
-                        yield event
-                    return
-                except LLMKitError as exc:
-                    if started:
-                        raise  # output already reached the caller: never retry or switch
-                    if self.retry_policy.should_retry(exc, attempt):
-                        retry.sleep(self._backoff(exc, attempt, backend))
-                        attempt += 1
-                        continue
-                    self._give_up_or_fall_back(exc, i, errors)
-                    break
-        raise errors[-1]
+        for attempt in self._attempts("stream", messages, options):
+            started = False
+            try:
+                for event in attempt.backend.stream(messages, attempt.opts):
+                    started = True
+                    event.model = attempt.backend.model_id
+                    yield event
+                return
+            except LLMKitError as exc:
+                if started:
+                    raise  # output already reached the caller: never retry or switch
+                delay = attempt.failed(exc)
+                if delay is not None:
+                    retry.sleep(delay)
 
     async def _astream_events(self, messages: list[Message], options: dict) -> AsyncIterator[StreamEvent]:
-        errors: list[LLMKitError] = []
-        for i, backend, opts in self._candidates("stream", messages, options, errors):
-            attempt = 0
-            while True:
-                started = False
-                try:
-                    async for event in backend.astream(messages, opts):
-                        started = True
-                        event.model = backend.model_id
-                        yield event
-                    return
-                except LLMKitError as exc:
-                    if started:
-                        raise
-                    if self.retry_policy.should_retry(exc, attempt):
-                        await retry.asleep(self._backoff(exc, attempt, backend))
-                        attempt += 1
-                        continue
-                    self._give_up_or_fall_back(exc, i, errors)
-                    break
-        raise errors[-1]
+        for attempt in self._attempts("stream", messages, options):
+            started = False
+            try:
+                async for event in attempt.backend.astream(messages, attempt.opts):
+                    started = True
+                    event.model = attempt.backend.model_id
+                    yield event
+                return
+            except LLMKitError as exc:
+                if started:
+                    raise
+                delay = attempt.failed(exc)
+                if delay is not None:
+                    await retry.asleep(delay)
+
+
+class _Attempt:
+    """One try of a request on one backend; `failed` decides what comes next."""
+
+    __slots__ = ("client", "index", "backend", "opts", "errors", "number", "retry_next")
+
+    def __init__(self, client: Client, index: int, backend: Backend, opts: dict, errors: list[LLMKitError]) -> None:
+        self.client, self.index, self.backend, self.opts, self.errors = client, index, backend, opts, errors
+        self.number = 0  # retries so far on this backend
+        self.retry_next = False
+
+    def failed(self, exc: LLMKitError) -> float | None:
+        """Retry (returns the backoff delay), fall back (returns None) or raise."""
+        policy = self.client.retry_policy
+        self.retry_next = policy.should_retry(exc, self.number)
+        if self.retry_next:
+            delay = policy.delay(exc, self.number)
+            log.info("%s: %s, retry %d in %.2fs", self.backend.model_id, type(exc).__name__, self.number + 1, delay)
+            return delay
+        self.client._give_up_or_fall_back(exc, self.index, self.errors)
+        return None

@@ -9,7 +9,7 @@ from llmkit.testing.openai_server import OpenAICompatibleServer
 def isolated_home(tmp_path, monkeypatch):
     """Every test gets its own empty llmkit home and no real keys from the environment."""
     monkeypatch.setenv("LLMKIT_HOME", str(tmp_path / "llmkit-home"))
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "LLMKIT_MODEL"):
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "LLMKIT_MODEL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID"):
         monkeypatch.delenv(name, raising=False)
     return tmp_path / "llmkit-home"
 
@@ -25,6 +25,15 @@ def no_sleep(monkeypatch):
 
     monkeypatch.setattr(retry, "asleep", asleep)
     return delays
+
+
+@pytest.fixture
+def respx_api():
+    """respx routes for the OpenAI API (needs the httpx2 alias: tests/httpx2_alias.py)."""
+    import respx
+
+    with respx.mock(base_url="https://api.openai.com/v1", assert_all_called=False) as mock:
+        yield mock
 
 
 @pytest.fixture

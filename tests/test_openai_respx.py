@@ -35,30 +35,19 @@ CHAT = "/chat/completions"
 
 
 @pytest.fixture(autouse=True)
-def _env(monkeypatch, tmp_path):
-    monkeypatch.setenv("LLMKIT_HOME", str(tmp_path))  # no user config leaks in
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    for name in ("OPENAI_BASE_URL", "LLMKIT_MODEL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID"):
-        monkeypatch.delenv(name, raising=False)
+def _env(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)  # LLMKIT_HOME and the rest: conftest's isolated_home
 
 
 @pytest.fixture(autouse=True)
-def sleeps(monkeypatch):
+def sleeps(no_sleep):
     """Backoff never really sleeps here; the delays asked for are recorded."""
-    delays: list[float] = []
-
-    async def fake_asleep(seconds):
-        delays.append(seconds)
-
-    monkeypatch.setattr(llmkit.retry, "sleep", delays.append)
-    monkeypatch.setattr(llmkit.retry, "asleep", fake_asleep)
-    return delays
+    return no_sleep
 
 
 @pytest.fixture
-def api():
-    with respx.mock(base_url=API, assert_all_called=False) as mock:
-        yield mock
+def api(respx_api):
+    return respx_api
 
 
 def client(model: str = "gpt-4o-mini", **kw) -> llmkit.Client:

@@ -8,9 +8,7 @@ import time
 
 import httpx  # httpx2 (see tests/httpx2_alias.py)
 import pytest
-import respx
 from openai_payloads import (
-    API,
     KEY,
     chat_completion,
     chunked_sse_response,
@@ -28,29 +26,19 @@ CHAT = "/chat/completions"
 
 
 @pytest.fixture(autouse=True)
-def _env(monkeypatch, tmp_path):
-    monkeypatch.setenv("LLMKIT_HOME", str(tmp_path))
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    for name in ("OPENAI_BASE_URL", "LLMKIT_MODEL"):
-        monkeypatch.delenv(name, raising=False)
+def _env(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)  # LLMKIT_HOME and the rest: conftest's isolated_home
 
 
 @pytest.fixture(autouse=True)
-def sleeps(monkeypatch):
-    delays: list[float] = []
-
-    async def fake_asleep(seconds):
-        delays.append(seconds)
-
-    monkeypatch.setattr(llmkit.retry, "sleep", delays.append)
-    monkeypatch.setattr(llmkit.retry, "asleep", fake_asleep)
-    return delays
+def sleeps(no_sleep):
+    """Backoff never really sleeps here; the delays asked for are recorded."""
+    return no_sleep
 
 
 @pytest.fixture
-def api():
-    with respx.mock(base_url=API, assert_all_called=False) as mock:
-        yield mock
+def api(respx_api):
+    return respx_api
 
 
 def ok(text: str = "fine", model: str = "gpt-4o-mini") -> httpx.Response:
