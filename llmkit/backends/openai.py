@@ -164,6 +164,13 @@ class OpenAIBackend(Backend):
                 params[name] = value
         return params
 
+    def _stream_params(self, messages: list[Message], options: dict[str, Any]) -> dict[str, Any]:
+        params = self._chat_params(messages, options)
+        params["stream"] = True
+        if self._stream_usage:
+            params["stream_options"] = {"include_usage": True}
+        return params
+
     def chat(self, messages: list[Message], options: dict[str, Any]) -> Response:
         params = self._chat_params(messages, options)
         try:
@@ -218,12 +225,8 @@ class OpenAIBackend(Backend):
         return tokens.add_cost(result, self.model) if self.official else result
 
     def stream(self, messages: list[Message], options: dict[str, Any]) -> Iterator[StreamEvent]:
-        params = self._chat_params(messages, options)
-        params["stream"] = True
-        if self._stream_usage:
-            params["stream_options"] = {"include_usage": True}
         try:
-            chunks = self.sdk.chat.completions.create(**params)
+            chunks = self.sdk.chat.completions.create(**self._stream_params(messages, options))
         except Exception as exc:
             raise map_error(exc, self.model_id, self.base_url) from None
         try:
@@ -232,12 +235,8 @@ class OpenAIBackend(Backend):
             chunks.close()  # also when the caller stops early: frees the connection
 
     async def astream(self, messages: list[Message], options: dict[str, Any]) -> AsyncIterator[StreamEvent]:
-        params = self._chat_params(messages, options)
-        params["stream"] = True
-        if self._stream_usage:
-            params["stream_options"] = {"include_usage": True}
         try:
-            chunks = await self.async_sdk.chat.completions.create(**params)
+            chunks = await self.async_sdk.chat.completions.create(**self._stream_params(messages, options))
         except Exception as exc:
             raise map_error(exc, self.model_id, self.base_url) from None
         finished = False
