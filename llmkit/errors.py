@@ -143,7 +143,12 @@ class PluginError(ConfigurationError):
 
 
 class APIError(LLMKitError):
-    """A request reached a model and failed there."""
+    """A request reached a model and failed there. `retry_after`: the server's advice,
+    in seconds, on when to try again (Retry-After), when it gave one."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)
 
 
 class AuthenticationError(APIError):
@@ -177,10 +182,6 @@ class RateLimitError(APIError):
 
     retryable = True
     default_hint = "Wait and retry, lower the request rate, or raise max_retries."
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs) -> None:
-        self.retry_after = retry_after
-        super().__init__(message, **kwargs)
 
 
 class QuotaExceededError(RateLimitError):

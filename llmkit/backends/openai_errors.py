@@ -101,16 +101,12 @@ def map_error(exc: BaseException, model_id: str, base_url: str | None) -> E.LLMK
         )
         text = _server_message(exc.body) or exc.response.reason_phrase or "error"
         kwargs: dict[str, Any] = dict(
-            status_code=status, code=code, request_id=exc.request_id, model=model_id
-        )
-        if issubclass(cls, E.RateLimitError):
-            kwargs["retry_after"] = retry_after(exc.response.headers)
+            status_code=status, code=code, request_id=exc.request_id, model=model_id,
+            retry_after=retry_after(exc.response.headers),  # 429 and 503 alike: the server knows best
+        )  # fmt: skip
         if cls is E.NotFoundError and "model" in (code or ""):
             kwargs["hint"] = f"The server does not know this model; check the name after the provider in {model_id!r}."
-        error = cls(f"{where} answered {status}: {text}", **kwargs)
-        if isinstance(error, E.ServerError):  # 503 + Retry-After: the server knows when to come back
-            error.retry_after = retry_after(exc.response.headers)  # type: ignore[attr-defined]
-        return error
+        return cls(f"{where} answered {status}: {text}", **kwargs)
     if isinstance(exc, openai.APIError):  # an error event inside a stream, no status
         code = _code(exc) or _code(exc, "type")  # no status here: the type is all we have
         cls = _BY_CODE.get(code or "", E.ServerError)
