@@ -111,6 +111,15 @@ class LLMKitError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r})"
 
+    def one_line(self) -> str:
+        """What happened, then what to do, on one line (for terminals and logs)."""
+        text = self.message
+        if self.status_code is not None:
+            text += f" ({type(self).__name__}, status {self.status_code})"
+        if self.hint:
+            text += f" -> {self.hint}"
+        return " ".join(text.split())
+
 
 # --- errors raised before anything is sent -------------------------------------------
 

@@ -27,6 +27,8 @@ class Backend:
     complete_options: ClassVar[frozenset[str]] = frozenset()
     # constructor settings: name -> short description (shown in errors and `llmkit models`)
     settings: ClassVar[Mapping[str, str]] = {}
+    # a completion model (no chat training): chat() is a plain template, and UIs say so
+    completion_model: ClassVar[bool] = False
 
     def __init__(self, model: str, **settings: Any) -> None:
         unknown = set(settings) - set(self.settings)

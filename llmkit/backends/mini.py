@@ -60,6 +60,7 @@ class MiniBackend(Backend):
     )  # fmt: skip
     options = frozenset({"max_tokens", "temperature", "top_p", "top_k", "stop", "seed", "n", "truncate"})
     complete_options = options | {"suffix"}
+    completion_model = True
     settings = {
         "threads": "torch threads for this model (default: torch's choice; 1 is often fastest for batch 1)",
         "token_healing": "re-create the prompt's last token so prompts ending in whitespace work (default true)",

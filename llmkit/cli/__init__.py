@@ -10,6 +10,9 @@ import sys
 # subcommand -> (module, one-line help)
 COMMANDS = {
     "ask": ("llmkit.cli.ask", "ask a model one question (reads stdin when piped)"),
+    "chat": ("llmkit.cli.chat", "chat with a model in the terminal (Markdown, /commands, history)"),
+    "logs": ("llmkit.cli.logs", "show and search the history of asks and chats"),
+    "config": ("llmkit.cli.config", "show the config file; set the default model and aliases"),
     "models": ("llmkit.cli.models", "list providers, aliases and configured endpoints"),
     "train": ("llmkit.cli.train", "train the bundled GPT architecture on your own text"),
     "attention": ("llmkit.cli.attention", "show a model's attention weights as per-layer, per-head heatmaps"),
@@ -47,6 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return importlib.import_module(args._module).run(args) or 0
     except LLMKitError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc.one_line()}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a file that cannot be read or written: still one line
         if args.debug:
             raise
         print(f"error: {exc}", file=sys.stderr)

@@ -25,16 +25,50 @@ def run(args: argparse.Namespace) -> int:
         spec = cfg.providers.get(name, {})
         rows.append({"provider": name, "source": source, "base_url": spec.get("base_url"),
                      "capabilities": caps, "note": note})  # fmt: skip
+    caps_of = {row["provider"]: row["capabilities"] for row in rows}
+    local = [{**m, "capabilities": caps_of.get(m["provider"], [])} for m in local_models()]
     if args.json:
         print(json.dumps({"providers": rows, "aliases": cfg.aliases, "default_model": registry.default_model(),
-                          "config": str(config.config_path())}, indent=2))  # fmt: skip
+                          "local_models": local, "config": str(config.config_path())}, indent=2))  # fmt: skip
         return 0
     for row in rows:
         where = f" -> {row['base_url']}" if row["base_url"] else ""
         caps = ", ".join(row["capabilities"]) or row["note"]
         print(f"{row['provider']:<10} {row['source']:<8}{where}  [{caps}]")
+    for m in local:
+        print(f"local      {m['id']}  ({m['note']})  [{', '.join(m['capabilities'])}]")
     for alias, target in sorted(cfg.aliases.items()):
         print(f"alias {alias} = {target}")
     print(f"default model: {registry.default_model()} ({registry.default_model_reason()})")
     print(f"config file:   {config.config_path()}")
     return 0
+
+
+def local_models() -> list[dict[str, str]]:
+    """Models on this machine that need no download: the bundled checkpoint and the
+    Hugging Face hub cache (a directory listing; nothing is loaded)."""
+    import os
+    from pathlib import Path
+
+    from llmkit.backends.mini import SHIPPED
+
+    out = []
+    if (SHIPPED / "model.safetensors").is_file() or any(SHIPPED.glob("*.safetensors")):
+        out.append({"id": "mini", "provider": "mini", "path": str(SHIPPED), "note": "the bundled model"})
+    hub = os.environ.get("HF_HUB_CACHE") or os.path.join(
+        os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME") or "~/.cache", "huggingface"),
+        "hub",
+    )
+    hub_dir = Path(hub).expanduser()
+    try:
+        entries = sorted(e.name for e in os.scandir(hub_dir) if e.name.startswith("models--") and e.is_dir())
+    except OSError:
+        entries = []
+    for name in entries:
+        snapshots = hub_dir / name / "snapshots"
+        if snapshots.is_dir() and any(snapshots.iterdir()):
+            repo = name[len("models--") :].replace("--", "/")
+            out.append(
+                {"id": f"hf:{repo}", "provider": "hf", "path": str(hub_dir / name), "note": "Hugging Face cache"}
+            )
+    return out

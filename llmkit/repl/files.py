@@ -1,0 +1,173 @@
+"""Files in and out of a chat: /attach (text files into the next message), /save and
+/load (a conversation as Markdown or JSON, chosen by the file's extension)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..errors import LLMKitError
+from ..logs import Turn
+from ..types import Message, Usage
+
+MAX_ATTACH_BYTES = 200_000  # beyond this a file is very likely not meant for a prompt
+_TURN_HEADER = re.compile(r"^## (user|assistant)( \((?P<meta>[^)]*)\))?\s*$")
+
+
+def read_attachment(path: str, max_bytes: int = MAX_ATTACH_BYTES) -> tuple[str, str]:
+    """(display name, text) of a text file; a clear error for anything else."""
+    p = Path(path).expanduser()
+    if not path.strip():
+        raise LLMKitError("/attach needs a file name", hint="e.g. /attach notes.md")
+    if not p.exists():
+        raise LLMKitError(f"no such file: {p}")
+    if p.is_dir():
+        raise LLMKitError(f"{p} is a directory", hint="Attach the files in it one by one.")
+    size = p.stat().st_size
+    if size > max_bytes:
+        raise LLMKitError(f"{p} is {size:,} bytes; the limit for /attach is {max_bytes:,}",
+                          hint="Attach a smaller file or an excerpt of it.")  # fmt: skip
+    data = p.read_bytes()
+    if b"\0" in data[:8192]:
+        raise LLMKitError(f"{p} is a binary file", hint="Only text files can be attached.")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise LLMKitError(
+            f"{p} is not UTF-8 text", hint="Only text files can be attached (convert it to UTF-8)."
+        ) from None
+    return str(path), text
+
+
+def format_attachment(name: str, text: str) -> str:
+    """A file as a fenced block headed by its name; the fence outgrows any inside it."""
+    longest = max((len(m) for m in re.findall(r"`{3,}", text)), default=2)
+    fence = "`" * (longest + 1)
+    lang = Path(name).suffix.lstrip(".")
+    return f"File: {name}\n{fence}{lang}\n{text.rstrip(chr(10))}\n{fence}"
+
+
+def save(path: str, turns: list[Turn], *, system: str | None, model: str, cid: str | None) -> Path:
+    p = Path(path).expanduser()
+    kind = p.suffix.lower()
+    if kind == ".json":
+        data = {"llmkit": 1, "model": model, "conversation_id": cid, "system": system,
+                "turns": [_turn_dict(t) for t in turns]}  # fmt: skip
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    elif kind in (".md", ".markdown"):
+        text = _markdown(turns, system=system, model=model)
+    else:
+        raise LLMKitError(f"cannot tell the format of {p.name!r}", hint="Use a .md or a .json file name.")
+    _write_atomic(p, text)
+    return p
+
+
+def load(path: str) -> tuple[list[Turn], str | None]:
+    """Turns and system prompt from a file written by /save (or a JSON list of
+    OpenAI-shaped messages)."""
+    p = Path(path).expanduser()
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise LLMKitError(f"no such file: {p}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LLMKitError(f"cannot read {p}: {exc}") from None
+    if p.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise LLMKitError(f"{p} is not valid JSON: {exc}") from None
+        if isinstance(data, list):
+            return _from_messages(data)
+        if isinstance(data, dict) and isinstance(data.get("turns"), list):
+            return [_turn_from(d) for d in data["turns"]], data.get("system")
+        raise LLMKitError(f"{p} is not a saved conversation", hint="Load a file written by /save.")
+    return _from_markdown(text, p)
+
+
+# --- formats ---------------------------------------------------------------------------
+
+
+def _turn_dict(t: Turn) -> dict[str, Any]:
+    return {"user": t.user.text, "assistant": t.reply.text if t.reply else None, "model": t.model,
+            "interrupted": t.interrupted, "usage": {"input_tokens": t.usage.input_tokens,
+            "output_tokens": t.usage.output_tokens, "cost": t.usage.cost}}  # fmt: skip
+
+
+def _turn_from(d: Any) -> Turn:
+    if not isinstance(d, dict) or not isinstance(d.get("user"), str):
+        raise LLMKitError("a saved turn has no 'user' text", hint="Load a file written by /save.")
+    u = d.get("usage") or {}
+    reply = d.get("assistant")
+    return Turn(Message("user", d["user"]), Message("assistant", reply) if isinstance(reply, str) else None,
+                model=d.get("model") or "", interrupted=bool(d.get("interrupted")),
+                usage=Usage(u.get("input_tokens") or 0, u.get("output_tokens") or 0, u.get("cost")))  # fmt: skip
+
+
+def _from_messages(items: list) -> tuple[list[Turn], str | None]:
+    messages = [Message.from_dict(m) for m in items if isinstance(m, dict)]
+    system = "\n\n".join(m.text for m in messages if m.role == "system") or None
+    turns: list[Turn] = []
+    for m in messages:
+        if m.role == "user":
+            turns.append(Turn(m))
+        elif m.role == "assistant" and turns and turns[-1].reply is None:
+            turns[-1].reply = Message("assistant", m.text)
+    return turns, system
+
+
+def _markdown(turns: list[Turn], *, system: str | None, model: str) -> str:
+    out = [f"# Conversation with {model}\n"]
+    if system:
+        out.append(f"## system\n\n{system}\n")
+    for t in turns:
+        out.append(f"## user\n\n{t.user.text}\n")
+        if t.reply is not None:
+            meta = t.model + (", interrupted" if t.interrupted else "")
+            out.append(f"## assistant ({meta})\n\n{t.reply.text}\n")
+    return "\n".join(out)
+
+
+def _from_markdown(text: str, p: Path) -> tuple[list[Turn], str | None]:
+    system, turns = None, []
+    sections: list[tuple[str, str | None, list[str]]] = []  # (role, meta, lines)
+    in_fence = False
+    for line in text.splitlines():
+        m = None if in_fence else _TURN_HEADER.match(line)
+        if line.lstrip().startswith("```"):
+            in_fence = not in_fence
+        if m:
+            sections.append((m.group(1), m.group("meta"), []))
+        elif line.strip() == "## system" and not in_fence:
+            sections.append(("system", None, []))
+        elif sections:
+            sections[-1][2].append(line)
+    for role, meta, lines in sections:
+        body = "\n".join(lines).strip("\n")
+        if role == "system":
+            system = body
+        elif role == "user":
+            turns.append(Turn(Message("user", body)))
+        elif turns and turns[-1].reply is None:
+            turns[-1].reply = Message("assistant", body)
+            turns[-1].model = (meta or "").split(",")[0].strip()
+            turns[-1].interrupted = "interrupted" in (meta or "")
+    if not turns:
+        raise LLMKitError(f"{p} holds no conversation", hint="Load a .md or .json file written by /save.")
+    return turns, system
+
+
+def _write_atomic(p: Path, text: str) -> None:
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,106 @@
+"""Reading the user's messages.
+
+In a terminal: prompt_toolkit, with Enter to send, Alt-Enter / Esc Enter / Ctrl-J for a
+new line, pastes kept whole (bracketed paste), up-arrow history saved in llmkit's home,
+and Tab completion of slash commands and file names. Without a terminal (a pipe, a
+test harness), or without prompt_toolkit: plain input(), where a line of three double
+quotes starts and ends a multi-line message.
+
+Both raise KeyboardInterrupt for Ctrl-C and EOFError for Ctrl-D, as input() does.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+MULTILINE_FENCE = '"""'
+
+
+def history_path() -> Path:
+    from ..config import home
+
+    return home() / "chat_history"
+
+
+def make_reader(commands: Iterable[str] = ()) -> PlainReader | TerminalReader:
+    if sys.stdin.isatty() and sys.stdout.isatty() and os.environ.get("TERM") != "dumb":
+        try:
+            return TerminalReader(list(commands))
+        except ImportError:
+            pass
+    return PlainReader()
+
+
+class PlainReader:
+    multiline_keys = False
+
+    def read(self, prompt: str = "> ", default: str = "") -> str:
+        line = input(prompt)
+        if line.strip() != MULTILINE_FENCE:
+            return line
+        lines = []
+        while True:
+            line = input("")
+            if line.strip() == MULTILINE_FENCE:
+                return "\n".join(lines)
+            lines.append(line)
+
+
+class TerminalReader:
+    multiline_keys = True
+
+    def __init__(self, commands: list[str]) -> None:
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+        from prompt_toolkit.history import FileHistory
+        from prompt_toolkit.key_binding import KeyBindings
+
+        bindings = KeyBindings()
+
+        @bindings.add("escape", "enter")  # Alt-Enter sends Esc Enter in most terminals
+        @bindings.add("c-j")
+        def _newline(event) -> None:
+            event.current_buffer.insert_text("\n")
+
+        path = history_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))  # prompts are private
+        self.session = PromptSession(
+            history=FileHistory(str(path)),
+            key_bindings=bindings,
+            auto_suggest=AutoSuggestFromHistory(),
+            completer=_completer(commands),
+            complete_while_typing=False,
+            prompt_continuation=lambda width, line_number, soft_wrap: "." * (width - 1) + " ",
+        )
+
+    def read(self, prompt: str = "> ", default: str = "") -> str:
+        return self.session.prompt(prompt, default=default)
+
+
+def _completer(commands: list[str]):
+    from prompt_toolkit.completion import Completer, Completion, PathCompleter
+    from prompt_toolkit.document import Document
+
+    paths = PathCompleter(expanduser=True)
+    with_files = ("/attach ", "/save ", "/load ")
+
+    class SlashCompleter(Completer):
+        def get_completions(self, document, complete_event):
+            text = document.text_before_cursor
+            if not text.startswith("/"):
+                return
+            if " " not in text:
+                for name in commands:
+                    if name.startswith(text):
+                        yield Completion(name, start_position=-len(text))
+                return
+            for prefix in with_files:
+                if text.startswith(prefix):
+                    rest = text[len(prefix) :]
+                    yield from paths.get_completions(Document(rest, len(rest)), complete_event)
+
+    return SlashCompleter()

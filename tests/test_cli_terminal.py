@@ -1,0 +1,312 @@
+"""`llmkit chat`, `ask`, `logs` and `config` as a user meets them: real processes, and for
+the chat a real pseudo-terminal (pexpect), so prompt_toolkit, rich and signals all run."""
+
+import json
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+import pytest
+
+pexpect = pytest.importorskip("pexpect")
+
+from llmkit.logs import History  # noqa: E402
+
+PROMPT = r"\x1b\[\?2004h"  # prompt_toolkit turns bracketed paste on as each prompt starts
+SENT = r"\x1b\[\?2004l"  # ... and off when the line is accepted: what follows is the reply
+ESC_ENTER = "\x1b\r"
+
+
+def spawn_chat(*args, env=None, timeout=30):
+    child = pexpect.spawn(
+        sys.executable, ["-m", "llmkit.cli", "chat", *args],
+        env={**os.environ, "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm-256color", **(env or {})},
+        encoding="utf-8", dimensions=(40, 120), timeout=timeout,
+    )  # fmt: skip
+    child.expect(PROMPT)
+    return child
+
+
+def say(child, text):
+    child.send(text + "\r")
+    child.expect(PROMPT)
+    return strip_ansi(child.before)
+
+
+def strip_ansi(text):
+    return re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]|\x1b[=>]|\r", "", text)
+
+
+def quit_chat(child):
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+
+
+def llmkit(*args, stdin="", env=None):
+    return subprocess.run([sys.executable, "-m", "llmkit.cli", *args], input=stdin, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=60)  # fmt: skip
+
+
+# --- the chat, in a terminal ------------------------------------------------------------------
+
+
+def test_a_turn_streams_as_markdown_and_model_switch_keeps_the_conversation(server):
+    child = spawn_chat("-m", "mock:echo", "-o", "delay", "0.01", env={"OPENAI_BASE_URL": server.base_url})
+    assert "model mock:echo" in strip_ansi(child.before) and "(chosen with -m)" in strip_ansi(child.before)
+    child.send("hello **world** and `code`\r")
+    child.expect(r"\x1b\[1mworld")  # rendered bold, not asterisks
+    child.expect(r"mock:echo · ~\d+ in, ~\d+ out tokens · [\d.]+s \(first token")
+    child.expect(PROMPT)
+    out = say(child, "/model openai:test")
+    assert "now talking to openai:test" in out
+    out = say(child, "second question")
+    assert "Echo: second question" in out and "openai:test · " in out
+    sent = [m["content"] for m in server.requests[-1]["body"]["messages"]]
+    assert sent == ["hello **world** and `code`", "hello **world** and `code`", "second question"]
+    quit_chat(child)
+
+
+def test_ctrl_c_mid_reply_stops_it_and_keeps_the_session():
+    child = spawn_chat("-m", "mock:echo", "-o", "delay", "0.3")
+    child.send("one two three four five six seven eight nine ten\r")
+    child.expect(SENT)
+    child.expect("two")
+    child.sendintr()
+    child.expect("interrupted: the partial reply is kept")
+    child.expect(PROMPT)
+    out = say(child, "/history")
+    assert "[interrupted]" in out and "ten" not in out.split("mock:echo:")[1]
+    child.send("/model mock:echo\r")  # the session goes on: a fast reply now
+    child.expect(PROMPT)
+    child.send("after\r")
+    child.expect("after")
+    child.expect("tok/s")
+    child.expect(PROMPT)
+    quit_chat(child)
+    (cid, turn), *_ = History().find_turns(query="one two")
+    assert turn.interrupted and turn.reply.text.startswith("one two") and "ten" not in turn.reply.text
+
+
+def test_ctrl_c_at_the_prompt_clears_the_line_and_ctrl_d_exits():
+    child = spawn_chat("-m", "mock:echo")
+    child.send("typed but not sent")
+    child.expect("sent")
+    child.sendintr()
+    child.expect(PROMPT)
+    assert "no turns yet" in say(child, "/history")
+    quit_chat(child)
+
+
+def test_multiline_input_with_esc_enter_and_bracketed_paste():
+    child = spawn_chat("-m", "mock:echo")
+    child.send("line one" + ESC_ENTER + "line two\r")
+    child.expect("tok/s")
+    child.expect(PROMPT)
+    child.send("\x1b[200~pasted one\npasted two\x1b[201~\r")
+    child.expect("tok/s")
+    child.expect(PROMPT)
+    quit_chat(child)
+    texts = [t.user.text for _, t in History().find_turns()]
+    assert texts == ["line one\nline two", "pasted one\npasted two"]
+    history_file = os.path.join(os.environ["LLMKIT_HOME"], "chat_history")
+    assert "line two" in open(history_file).read()  # up-arrow history, kept for the next session
+    assert stat.S_IMODE(os.stat(history_file).st_mode) == 0o600
+
+
+def test_slash_commands_save_attach_and_suggest(tmp_path):
+    (tmp_path / "notes.txt").write_text("the attached words")
+    child = spawn_chat("-m", "mock:echo", "-s", "Be brief.")
+    assert "did you mean /save?" in say(child, "/sav x.md")
+    assert "attached" in say(child, f"/attach {tmp_path}/notes.txt")
+    assert "is a binary file" in say(child, f"/attach {sys.executable}")
+    assert "the attached words" in say(child, "summarise")
+    assert "saved 1 turn(s)" in say(child, f"/save {tmp_path}/chat.md")
+    say(child, f"/save {tmp_path}/chat.json")
+    quit_chat(child)
+    md = (tmp_path / "chat.md").read_text()
+    assert "## system\n\nBe brief." in md and "## user\n\nsummarise" in md and "the attached words" in md
+    data = json.loads((tmp_path / "chat.json").read_text())
+    assert data["system"] == "Be brief." and data["turns"][0]["assistant"].startswith("summarise")
+
+
+def test_continue_after_sigkill_mid_turn_keeps_the_previous_turns():
+    child = spawn_chat("-m", "mock:echo", "-o", "delay", "0.3")
+    child.send("first question\r")
+    child.expect("tok/s")
+    child.expect(PROMPT)
+    child.send("this reply will be killed half way through its words\r")
+    child.expect(SENT)
+    child.expect("reply")
+    os.kill(child.pid, signal.SIGKILL)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.signalstatus == signal.SIGKILL
+
+    child = spawn_chat("-c")
+    banner = strip_ansi(child.before)
+    assert "continuing conversation" in banner and "1 turn(s)" in banner and "first question" in banner
+    assert "model mock:echo" in banner
+    out = say(child, "/history")
+    assert "first question" in out and "killed" not in out
+    child.send("follow up\r")
+    child.expect("tok/s")
+    child.expect(PROMPT)
+    quit_chat(child)
+    cid = History().last_conversation_id()
+    assert [t.user.text for t in History().turns(cid)] == ["first question", "follow up"]
+
+
+def test_chat_with_piped_stdin_uses_plain_input():
+    r = llmkit("chat", "-m", "mock:echo", stdin='hello there\n"""\nline a\nline b\n"""\n/exit\n')
+    assert r.returncode == 0, r.stderr
+    assert "hello there" in r.stdout and "line a\nline b" in r.stdout
+
+
+@pytest.mark.slow
+def test_chat_with_the_bundled_model(tmp_path):
+    """The bundled model when its checkpoint ships, else a tiny random one of the same
+    architecture, saved through the real checkpoint code."""
+    pytest.importorskip("torch")
+    from llmkit.backends.mini import SHIPPED
+    from llmkit.mini.checkpoint import is_checkpoint
+
+    model = "mini"
+    if not is_checkpoint(SHIPPED):
+        import torch
+
+        from llmkit.mini.checkpoint import save_checkpoint
+        from llmkit.mini.model import GPT, GPTConfig
+        from llmkit.mini.tokenizer import train_tokenizer
+
+        (tmp_path / "corpus.txt").write_text("def add(a, b):\n    return a + b\n" * 200)
+        tok = train_tokenizer([tmp_path / "corpus.txt"], 300)
+        torch.manual_seed(0)
+        gpt = GPT(GPTConfig(vocab_size=tok.vocab_size, n_layer=2, n_head=2, n_embd=32, block_size=64)).eval()
+        save_checkpoint(tmp_path / "ckpt", gpt, tok)
+        model = f"mini:{tmp_path / 'ckpt'}"
+    child = spawn_chat("-m", model, "--max-tokens", "8", timeout=120)
+    assert "completion model, not a chat model" in strip_ansi(child.before)
+    child.send("def add(a, b):\r")
+    child.expect("tok/s")
+    child.expect(PROMPT)
+    out = say(child, "word " * 400)  # past the window (64 tokens here, 256 shipped): the oldest text left out
+    assert "oldest text is left out" in out and "tok/s" in out
+    quit_chat(child)
+
+
+# --- ask, logs, config ---------------------------------------------------------------------------
+
+
+def test_ask_with_stdin_and_json_is_logged_and_continued():
+    r = llmkit("ask", "-m", "mock:echo", "--json", "summarise", stdin="piped text")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["text"] == "summarise\n\npiped text" and data["conversation_id"]
+    r = llmkit("ask", "--cid", data["conversation_id"][:8], "-m", "mock:echo", "--json", "and then?")
+    assert json.loads(r.stdout)["conversation_id"] == data["conversation_id"]
+    r = llmkit("ask", "-c", "--no-stream", "third")  # the conversation's own model
+    assert r.returncode == 0 and r.stdout == "third\n", r.stderr
+    logs = json.loads(llmkit("logs", "--json", "--cid", data["conversation_id"]).stdout)
+    assert [x["prompt"] for x in logs] == ["summarise\n\npiped text", "and then?", "third"]
+    assert logs[0]["model"] == "mock:echo" and logs[0]["usage"]["output_tokens"] > 0
+    assert llmkit("ask", "--no-log", "-m", "mock:echo", "secret stuff").returncode == 0
+    assert "secret stuff" not in llmkit("logs").stdout
+
+
+def test_errors_exit_non_zero_with_a_message_and_no_traceback():
+    cases = [
+        (("ask", "-m", "nosuch:model", "hi"), "unknown model"),
+        (("chat", "-c"), "no conversation to continue"),
+        (("ask", "--cid", "ffff", "-m", "mock:echo", "hi"), "no conversation 'ffff'"),
+        (("logs", "--cid", "ffff"), "no conversation 'ffff'"),
+        (("config", "set", "api_key", "sk-123456789"), "keys are never stored"),
+        (("config", "set", "default_modle", "x"), "Did you mean 'default_model'"),
+        (("chat", "-m", "mock:nope"), "unknown mock model"),
+    ]
+    for args, message in cases:
+        r = llmkit(*args)
+        assert r.returncode != 0, args
+        assert r.stderr.startswith("error: ") and message in r.stderr.splitlines()[0], (args, r.stderr)
+        assert "Traceback" not in r.stderr
+
+
+def test_logs_search_and_list():
+    llmkit("ask", "-m", "mock:echo", "the capital of France is Paris")
+    llmkit("ask", "-m", "mock:echo", "a haiku about moonlight")
+    r = llmkit("logs", "-q", "moonlight")
+    assert r.returncode == 0 and "a haiku about moonlight" in r.stdout and "France" not in r.stdout
+    assert json.loads(llmkit("logs", "-q", "france paris", "--json").stdout)[0]["prompt"].startswith("the capital")
+    assert len(json.loads(llmkit("logs", "-n", "1", "--json").stdout)) == 1
+    listing = llmkit("logs", "--list").stdout.splitlines()
+    assert len(listing) == 2 and "moonlight" in listing[0]
+    assert llmkit("logs", "--path").stdout.strip().endswith("logs.db")
+
+
+def test_config_set_and_alias_round_trip_keep_the_rest_of_the_file(isolated_home):
+    isolated_home.mkdir(parents=True)
+    cfg = isolated_home / "config.toml"
+    cfg.write_text(
+        '# my settings\n\n[providers.local]   # a server\nkind = "openai"\nbase_url = "http://127.0.0.1:9/v1"\n'
+    )
+    assert llmkit("config", "alias", "fast", "mock:echo").returncode == 0
+    r = llmkit("config", "set", "default_model", "fast")
+    assert r.returncode == 0 and r.stderr == ""
+    text = cfg.read_text()
+    assert text.startswith("# my settings\n") and "[providers.local]   # a server" in text
+    data = json.loads(llmkit("config", "--json").stdout)
+    assert data["default_model"] == "fast" and data["aliases"] == {"fast": "mock:echo"}
+    assert data["effective_default_model"] == "fast"
+    r = llmkit("ask", "hello default")  # no -m: the configured default
+    assert r.returncode == 0 and r.stdout == "hello default\n"
+    assert llmkit("config", "unset", "default_model").returncode == 0
+    assert llmkit("config", "unalias", "fast").returncode == 0
+    assert json.loads(llmkit("config", "--json").stdout)["aliases"] == {}
+    assert "api_key" not in cfg.read_text()
+
+
+def test_banner_says_which_default_model_and_why(isolated_home):
+    isolated_home.mkdir(parents=True)
+    (isolated_home / "config.toml").write_text('default_model = "mock:echo"\n')
+    child = spawn_chat()
+    banner = strip_ansi(child.before)
+    assert "model mock:echo" in banner and "default_model in" in banner
+    quit_chat(child)
+
+
+def test_help_stays_fast_and_light():
+    out = subprocess.run([sys.executable, "-c",
+                          "import sys\nfrom llmkit.cli import build_parser\nbuild_parser().format_help()\n"
+                          "heavy = ('torch', 'openai', 'transformers', 'rich', 'prompt_toolkit', 'sqlite3')\n"
+                          "print(sorted(m for m in heavy if m in sys.modules))"],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert out.strip() == "[]"
+    r = llmkit("--help")
+    assert all(name in r.stdout for name in ("chat", "logs", "config"))
+    start = time.perf_counter()
+    llmkit("chat", "--help")
+    assert time.perf_counter() - start < 5
+
+
+def test_models_lists_locally_cached_models(tmp_path):
+    (tmp_path / "hub" / "models--HuggingFaceTB--SmolLM2-135M" / "snapshots" / "abc").mkdir(parents=True)
+    r = llmkit("models", "--json", env={"HF_HUB_CACHE": str(tmp_path / "hub")})
+    assert r.returncode == 0, r.stderr
+    local = json.loads(r.stdout)["local_models"]
+    assert any(m["id"] == "hf:HuggingFaceTB/SmolLM2-135M" for m in local)
+
+
+def test_keys_given_on_the_command_line_never_reach_the_history(server):
+    secret = "sk-test-do-not-store-123456789"
+    r = llmkit("ask", "-m", "openai:test", "-o", "api_key", secret, "-o", "base_url", server.base_url, "-t", "0", "hi")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "Echo: hi"
+    home = os.environ["LLMKIT_HOME"]
+    stored = b"".join(open(os.path.join(home, f), "rb").read() for f in os.listdir(home) if f.startswith("logs.db"))
+    assert b"Echo: hi" in stored and secret.encode() not in stored and server.base_url.encode() not in stored
+    assert json.loads(llmkit("logs", "--json").stdout)[0]["options"] == {"temperature": 0}
