@@ -23,6 +23,8 @@ T = TypeVar("T")
 
 # option -> the capability it needs
 _NEEDS = {"tools": "tools", "response_format": "structured_output", "suffix": "fill_in_the_middle"}
+_CAPABILITY_OF = {"chat": "chat", "chat_batch": "chat", "stream": "streaming", "complete": "completion",
+                  "complete_batch": "completion"}  # fmt: skip
 
 
 class Client:
@@ -110,6 +112,23 @@ class Client:
             raise InvalidOptionError("complete() takes a string prompt", hint="Use chat() for messages.")
         return self._run("complete", prompt, options, lambda b, o: b.complete(prompt, o))
 
+    def chat_batch(self, prompts: Iterable[str | Message | Iterable[Message | dict]], **options: Any) -> list[Response]:
+        """Answer several prompts or conversations; local backends generate them together
+        (batched, for throughput), others one after another. One Response each, in order."""
+        conversations = [to_messages(p) for p in prompts]
+        if not conversations:
+            return []
+        return self._run_batch("chat_batch", conversations, options, lambda b, o: b.chat_batch(conversations, o))
+
+    def complete_batch(self, prompts: Iterable[str], **options: Any) -> list[Response]:
+        """Raw continuations of several prompts, batched where the backend can."""
+        prompts = list(prompts)
+        if not all(isinstance(p, str) for p in prompts):
+            raise InvalidOptionError("complete_batch() takes a list of strings", hint="Use chat_batch() for messages.")
+        if not prompts:
+            return []
+        return self._run_batch("complete_batch", prompts, options, lambda b, o: b.complete_batch(prompts, o))
+
     def stream(self, prompt: str | Message | Iterable[Message | dict], **options: Any) -> Stream:
         """Stream the answer: iterate StreamEvents; `.response` has the whole answer."""
         messages = to_messages(prompt)
@@ -167,14 +186,15 @@ class Client:
         for name, capability in _NEEDS.items():  # "cannot do tools" says more than "unknown option"
             if merged.get(name) is not None:
                 self._require(backend, capability)
-        allowed = backend.complete_options if kind == "complete" else backend.options
+        allowed = backend.complete_options if kind.startswith("complete") else backend.options
         opts = validate(merged, allowed, f"{backend.model_id} {kind}()")
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s options=%s", kind, backend.model_id, sorted(opts))
-        self._require(backend, {"chat": "chat", "stream": "streaming", "complete": "completion"}[kind])
+        self._require(backend, _CAPABILITY_OF[kind])
         if opts.get("n", 1) > 1:
             self._require(backend, "multiple_samples")
-        backend.check_context(payload, opts)
+        for item in payload if kind.endswith("_batch") else [payload]:
+            backend.check_context(item, opts)
         return opts
 
     def _candidates(
@@ -232,6 +252,18 @@ class Client:
         for attempt in self._attempts(kind, payload, options):
             try:
                 return self._finish(call(attempt.backend, attempt.opts), attempt)
+            except LLMKitError as exc:
+                delay = attempt.failed(exc)
+                if delay is not None:
+                    retry.sleep(delay)
+        raise AssertionError("unreachable: _attempts raises when it runs out")
+
+    def _run_batch(self, kind: str, payload: list, options: dict,
+                   call: Callable[[Backend, dict], list[Response]]) -> list[Response]:
+        """A batch is retried, and falls back, as one unit."""
+        for attempt in self._attempts(kind, payload, options):
+            try:
+                return [self._finish(r, attempt) for r in call(attempt.backend, attempt.opts)]
             except LLMKitError as exc:
                 delay = attempt.failed(exc)
                 if delay is not None:

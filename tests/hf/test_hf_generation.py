@@ -1,0 +1,160 @@
+"""chat, stream, complete, stop strings, n, seeds and batching on a tiny random llama."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+pytest.importorskip("transformers")
+
+import llmkit
+from llmkit.backends import hf_generate
+from llmkit.errors import InvalidOptionError, MissingCapabilityError
+
+GREEDY = {"max_tokens": 16, "temperature": 0}
+CONVERSATIONS = [
+    [llmkit.user("Hello there")],
+    [llmkit.system("Be brief."), llmkit.user("What is the capital of France?")],
+    [llmkit.user("The cat sat on the mat and then the dog sat on the log")],
+]
+
+
+def test_chat_greedy(tiny):
+    r = tiny.chat("Hello there", **GREEDY)
+    assert r.text and r.text == tiny.chat("Hello there", **GREEDY).text
+    assert r.finish_reason in ("stop", "length")
+    assert r.model == tiny.model and r.served_model == "tiny-llama"
+    assert r.usage.input_tokens == tiny.count_tokens([llmkit.user("Hello there")])
+    assert 1 <= r.usage.output_tokens <= 16
+
+
+def test_stream_equals_greedy_chat(tiny):
+    for messages in CONVERSATIONS:
+        expected = tiny.chat(messages, **GREEDY)
+        with tiny.stream(messages, **GREEDY) as stream:
+            deltas = [e.text for e in stream if e.text]
+        assert "".join(deltas) == expected.text
+        assert len(deltas) > 1  # token by token, not all at the end
+        assert stream.response.finish_reason == expected.finish_reason
+        assert stream.response.usage.output_tokens == expected.usage.output_tokens
+
+
+def test_closing_a_stream_stops_generation(tiny, monkeypatch):
+    steps = []
+    put = hf_generate._QueueStreamer.put
+    monkeypatch.setattr(hf_generate._QueueStreamer, "put", lambda self, value: (steps.append(1), put(self, value)))
+    stream = tiny.stream("Hello there", max_tokens=70, temperature=0, stop="never-there")
+    for event in stream:
+        if event.text:
+            break
+    stream.close()
+    alive = [t for t in threading.enumerate() if t.name.startswith("llmkit-hf-stream")]
+    assert not alive
+    assert len(steps) < 20  # generation stopped soon after the close, far before max_tokens
+
+
+def _stop_inside(text: str) -> str:
+    """A short string that first occurs some way into `text`."""
+    for start in range(3, len(text) - 2):
+        candidate = text[start : start + 2]
+        if text.find(candidate) == start and "\ufffd" not in candidate:
+            return candidate
+    pytest.skip(f"no usable stop string in {text!r}")
+
+
+def test_stop_strings_cut_output_also_when_streaming(tiny):
+    full = tiny.chat("Hello there", **GREEDY).text
+    stop = _stop_inside(full)
+    r = tiny.chat("Hello there", stop=[stop, "never-there"], **GREEDY)
+    assert r.text == full[: full.find(stop)]
+    assert r.finish_reason == "stop"
+    streamed = "".join(e.text for e in tiny.stream("Hello there", stop=stop, **GREEDY))
+    assert streamed == r.text
+
+
+def test_n_samples_and_seed_determinism(tiny):
+    a = tiny.chat("Hello there", n=3, seed=7, max_tokens=8, temperature=1.0)
+    b = tiny.chat("Hello there", n=3, seed=7, max_tokens=8, temperature=1.0)
+    c = tiny.chat("Hello there", n=3, seed=8, max_tokens=8, temperature=1.0)
+    assert len(a.texts) == 3 and a.texts == b.texts
+    assert a.texts != c.texts
+    assert len(set(a.texts)) > 1  # sampled, not three copies
+    assert a.usage.output_tokens == sum(len(s.token_ids) for s in a.raw)
+
+
+def test_greedy_n_gives_copies(tiny):
+    r = tiny.chat("Hello there", n=2, **GREEDY)
+    assert r.texts == [r.text, r.text]
+
+
+def test_stream_with_n_samples(tiny):
+    expected = tiny.chat("Hello there", n=2, seed=3, max_tokens=8, temperature=0.8)
+    with tiny.stream("Hello there", n=2, seed=3, max_tokens=8, temperature=0.8) as stream:
+        list(stream)
+    assert stream.response.texts == expected.texts
+
+
+def test_complete_with_n(tiny):
+    r = tiny.complete("The cat sat on the", max_tokens=6, n=3, seed=0)
+    assert len(r.texts) == 3
+    assert r.usage.input_tokens == tiny.count_tokens("The cat sat on the")  # no BOS added by this tokenizer
+
+
+def test_top_k_top_p_repetition_penalty(tiny):
+    r = tiny.chat("Hello there", max_tokens=8, top_k=5, top_p=0.9, seed=1, repetition_penalty=1.3)
+    assert r.text
+
+
+def test_unknown_option_names_allowed_ones(tiny):
+    with pytest.raises(InvalidOptionError, match="max_tokens"):
+        tiny.chat("Hi", max_token=5)
+
+
+def test_batched_greedy_equals_one_by_one(tiny):
+    one_by_one = [tiny.chat(m, **GREEDY) for m in CONVERSATIONS]
+    batched = tiny.backend.chat_batch(CONVERSATIONS, GREEDY)
+    assert [r.text for r in batched] == [r.text for r in one_by_one]
+    assert [r.usage.input_tokens for r in batched] == [r.usage.input_tokens for r in one_by_one]
+    assert [r.finish_reason for r in batched] == [r.finish_reason for r in one_by_one]
+
+
+def test_complete_batch_in_small_groups(tiny_dir):
+    client = llmkit.Client(f"hf:{tiny_dir}", batch_size=2)
+    prompts = ["The cat", "Once upon a time there was", "def add(a, b):", "Paris"]
+    batched = client.backend.complete_batch(prompts, {"max_tokens": 8, "temperature": 0})
+    assert [r.text for r in batched] == [client.complete(p, max_tokens=8, temperature=0).text for p in prompts]
+
+
+def test_batch_validates_options(tiny):
+    with pytest.raises(InvalidOptionError):
+        tiny.backend.chat_batch(CONVERSATIONS, {"bogus": 1})
+
+
+def test_fill_in_the_middle_needs_fim_tokens(tiny, fim_dir):
+    assert not tiny.capabilities.fill_in_the_middle
+    with pytest.raises(MissingCapabilityError):
+        tiny.complete("def add(a, b):", suffix="\n", max_tokens=4)
+    fim = llmkit.Client(f"hf:{fim_dir}")
+    assert fim.capabilities.fill_in_the_middle
+    assert isinstance(fim.complete("def add(a, b):", suffix="\n", max_tokens=4, temperature=0).text, str)
+
+
+async def _achat(client):
+    return await client.achat("Hello there", **GREEDY)
+
+
+def test_async_chat(tiny):
+    import asyncio
+
+    assert asyncio.run(_achat(tiny)).text == tiny.chat("Hello there", **GREEDY).text
+
+
+def test_client_chat_batch_goes_through_the_batched_backend(tiny_dir):
+    import llmkit
+
+    client = llmkit.Client(f"hf:{tiny_dir}", temperature=0, max_tokens=6)
+    prompts = ["hello there", "the cat sat", "one two"]
+    batched = client.chat_batch(prompts)
+    assert [r.text for r in batched] == [client.chat(p).text for p in prompts]
+    assert all(r.model == f"hf:{tiny_dir}" for r in batched)

@@ -1,0 +1,68 @@
+"""GGUF files: dequantised through transformers, cached as safetensors, reloaded from the cache."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("transformers")
+pytest.importorskip("gguf")
+pytest.importorskip("accelerate")
+
+from gguf_export import export_gguf  # tests/hf is on sys.path (pytest's rootdir-relative import)
+
+import llmkit
+from llmkit.backends import hf_loading
+from llmkit.errors import CheckpointError
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tiny_dir, tmp_path_factory):
+    return export_gguf(tiny_dir, tmp_path_factory.mktemp("gguf") / "tiny-llama.F32.gguf")
+
+
+def test_gguf_loads_like_the_original(tiny_gguf, tiny_dir, isolated_home):
+    hf_loading.forget_all()
+    original = llmkit.Client(f"hf:{tiny_dir}")
+    converted = llmkit.Client(f"hf:{tiny_gguf}")
+    assert converted.backend.lm.source == "gguf"
+    r = converted.chat("Hello there", max_tokens=12, temperature=0)
+    assert r.served_model == "tiny-llama.F32.gguf"
+    assert r.text == original.chat("Hello there", max_tokens=12, temperature=0).text
+    assert converted.count_tokens("Héllo wörld") == original.count_tokens("Héllo wörld")
+
+    cache = isolated_home / "cache" / "hf"
+    (entry,) = [p for p in cache.iterdir()]  # one entry, no temporary leftovers
+    assert entry.name == hf_loading.file_hash(tiny_gguf)
+    assert (entry / "model.safetensors").is_file() and (entry / "llmkit-source.json").is_file()
+    assert "quantization_config" not in (entry / "config.json").read_text()
+
+
+def test_second_load_uses_the_cached_conversion(tiny_gguf, monkeypatch):
+    hf_loading.forget_all()  # this test's llmkit home is empty: the first load converts
+    llmkit.Client(f"hf:{tiny_gguf}")
+    hf_loading.forget_all()
+
+    def no_conversion(*args):
+        raise AssertionError("converted again")
+
+    monkeypatch.setattr(hf_loading, "_convert_gguf", no_conversion)
+    client = llmkit.Client(f"hf:{tiny_gguf}")
+    assert client.chat("Hi", max_tokens=3, temperature=0).text is not None
+
+
+def test_truncated_gguf(tiny_gguf, tmp_path):
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(tiny_gguf.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="could not read .* as a GGUF model"):
+        llmkit.Client(f"hf:{broken}")
+
+
+def test_damaged_cached_copy_says_how_to_recover(tiny_gguf, isolated_home):
+    hf_loading.forget_all()
+    llmkit.Client(f"hf:{tiny_gguf}")
+    hf_loading.forget_all()
+    entry = isolated_home / "cache" / "hf" / hf_loading.file_hash(tiny_gguf)
+    (entry / "model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="could not load") as info:
+        llmkit.Client(f"hf:{tiny_gguf}")
+    assert str(entry) in info.value.hint and "delete" in info.value.hint

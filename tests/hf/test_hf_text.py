@@ -1,0 +1,109 @@
+"""Chat templates, token counting, the context check, logprobs and UTF-8-safe streaming."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import pytest
+
+pytest.importorskip("transformers")
+import torch
+
+import llmkit
+from llmkit.backends import hf_chat
+from llmkit.backends.hf_generate import _Rows, _safe_length
+from llmkit.errors import ContextLengthError
+
+
+def test_count_tokens_uses_the_chat_template(tiny):
+    text = "What is the capital of France?"
+    tok = tiny.backend.tokenizer
+    assert tiny.count_tokens(text) == len(tok(text, add_special_tokens=False)["input_ids"])
+    rendered = tok.apply_chat_template([{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True)
+    assert tiny.count_tokens([llmkit.user(text)]) == len(tok(rendered, add_special_tokens=False)["input_ids"])
+
+
+def test_context_window_and_refusal_before_generation(tiny):
+    assert tiny.context_window() == 128
+    with pytest.raises(ContextLengthError, match=r"max_tokens 120 = \d+, but hf:.* 128 tokens"):
+        tiny.chat("What is the capital of France?", max_tokens=120)
+    with pytest.raises(ContextLengthError):
+        tiny.complete("The cat sat on the mat. " * 40, max_tokens=1)
+    with pytest.raises(ContextLengthError):
+        tiny.backend.chat_batch([[llmkit.user("Hi")], [llmkit.user("cat " * 200)]], {"max_tokens": 1})
+
+
+def test_fallback_template_warns_once(no_template_dir):
+    client = llmkit.Client(f"hf:{no_template_dir}")
+    hf_chat._warned.clear()
+    with pytest.warns(UserWarning, match="no chat template"):
+        client.chat("Hi", max_tokens=2, temperature=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        client.chat("Hi", max_tokens=2, temperature=0)  # once only
+    prompt = client.backend.formatter.render([llmkit.system("Be brief."), llmkit.user("Hi")])
+    assert prompt == "System: Be brief.\n\nUser: Hi\n\nAssistant:"
+    assert hf_chat.FALLBACK_STOP in client.backend._stops({}, chat=True)
+
+
+def test_system_merged_into_first_user_turn_when_template_refuses_it(no_system_dir):
+    client = llmkit.Client(f"hf:{no_system_dir}")
+    messages = [llmkit.system("Be brief."), llmkit.user("Hi"), llmkit.assistant("Hello"), llmkit.user("Bye")]
+    prompt = client.backend.formatter.render(messages)
+    assert prompt.startswith("<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n")
+    assert "system" not in prompt
+    assert client.chat(messages, max_tokens=3, temperature=0).usage.input_tokens == client.count_tokens(messages)
+
+
+def test_merge_system_without_user_turn():
+    merged = hf_chat.merge_system([{"role": "system", "content": "S"}, {"role": "assistant", "content": "A"}])
+    assert merged == [{"role": "user", "content": "S"}, {"role": "assistant", "content": "A"}]
+
+
+def test_logprobs_match_a_direct_forward_pass(tiny):
+    text = "The cat sat on the mat."
+    lp = tiny.logprobs(text)
+    backend = tiny.backend
+    tok, model = backend.tokenizer, backend.lm.model
+    ids = [tok.bos_token_id] + tok(text, add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([ids])).logits[0]
+    expected = torch.log_softmax(logits.float(), -1)[torch.arange(len(ids) - 1), torch.tensor(ids[1:])]
+    assert [t.logprob for t in lp.tokens] == pytest.approx(expected.tolist(), abs=1e-4)
+    assert "".join(t.token for t in lp.tokens) == text
+    assert lp.num_bytes == len(text.encode()) and lp.bits_per_byte > 0
+    assert all(t.logprob <= 0 for t in lp.tokens)
+
+
+def test_logprobs_of_a_text_longer_than_the_window(tiny):
+    text = "The cat sat on the mat. The dog sat on the log. " * 20
+    lp = tiny.logprobs(text)
+    n = len(tiny.backend.tokenizer(text, add_special_tokens=False)["input_ids"])
+    assert n > 128 and len(lp.tokens) == n
+    assert all(math.isfinite(t.logprob) and t.logprob <= 0 for t in lp.tokens)
+    assert tiny.logprobs("").tokens == []
+
+
+class _FakeGen:
+    eos_ids = [-1]
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+
+
+def test_streamed_text_never_splits_a_character(tiny):
+    tok = tiny.backend.tokenizer
+    text = "Héllo 日本語 🙂 café"
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    assert any("\ufffd" in tok.decode([i]) for i in ids)  # some tokens are half a character
+    rows = _Rows(_FakeGen(tok), count=1, n=1, stops=[])
+    deltas = [e.text for i in ids for e in rows.step([i])] + [e.text for e in rows.flush()]
+    assert "".join(deltas) == text
+    assert not any("\ufffd" in d for d in deltas)
+
+
+def test_safe_length_holds_back_partial_stop_and_replacement():
+    assert _safe_length("abc\ufffd", []) == 3
+    assert _safe_length("hello wor", ["world"]) == 6
+    assert _safe_length("hello", ["xyz"]) == 5
