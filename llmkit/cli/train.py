@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 
@@ -76,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume, overwrite=args.overwrite, seed=args.seed, threads=args.threads,
         dtype=args.dtype, progress=sys.stderr.isatty(), on_step=None if sys.stderr.isatty() else _log_line,
     )  # fmt: skip
+    if os.environ.get("RANK", "0") != "0":
+        return 0  # under torchrun, rank 0 reports for all
     bpb = f", validation {result.val_bpb:.3f} bits per byte" if result.val_bpb is not None else ""
     print(f"saved {result.path} after {result.steps} steps, {result.tokens_seen:,} tokens, "
           f"{result.elapsed / 60:.1f} min{bpb}")  # fmt: skip

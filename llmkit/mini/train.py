@@ -5,10 +5,30 @@ every `checkpoint_every` steps, at the end, and on Ctrl-C, and it carries what r
 needs: optimizer.pt (AdamW state, tensors only, read back with weights_only=True) and
 trainer_state.json (step, history, settings). Batches are a function of (seed, step),
 so a resumed run continues exactly as the uninterrupted run would have.
+
+Several processes (DDP): launch the same command under `torchrun`, e.g. two processes
+on one machine, or two machines with four processes each:
+
+    torchrun --nproc_per_node=2 -m llmkit.cli train my_notes/ -o my-model --steps 2000
+    torchrun --nnodes=2 --node_rank=0 --nproc_per_node=4 --master_addr=HOST --master_port=29500 \
+        -m llmkit.cli train my_notes/ -o /shared/my-model --time 2h      # node_rank=1 on the other
+
+(`python -m torch.distributed.run` is the same launcher.) Each rank joins the process
+group (gloo on CPU, nccl with one GPU per local rank), the model is wrapped in
+DistributedDataParallel, and every step each rank draws its own `batch_size` x
+`grad_accum` windows (keyed on seed, step and rank), so a step sees world_size times as
+many tokens: 2 ranks with grad_accum=1 train on the batches one process draws with
+grad_accum=2. Rank 0 trains the tokenizer and sends it to the others; validation is
+split across ranks and its loss summed over all of them; only rank 0 writes checkpoints
+and shows progress (all ranks wait at a barrier around each save), and Ctrl-C (which
+torchrun forwards to every rank) stops all ranks after the same step. To resume, every
+rank reads `out_dir`: with several machines it must be on storage they all see. On CPU,
+torchrun sets OMP_NUM_THREADS=1 per process; pass --threads to choose otherwise.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -26,6 +46,8 @@ from llmkit.errors import CheckpointError, ConfigurationError
 from llmkit.mini.checkpoint import is_checkpoint, load_checkpoint, save_checkpoint
 from llmkit.mini.corpus import read_corpus, split_documents
 from llmkit.mini.data import TrainData, eval_windows, plain_stream
+from llmkit.mini.distributed import Dist, rank_batch
+from llmkit.mini.distributed import setup as setup_distributed
 from llmkit.mini.model import GPT, GPTConfig
 from llmkit.mini.tokenizer import MiniTokenizer, train_tokenizer
 from llmkit.mini.trainlog import TrainDisplay, plot_loss_curve
@@ -73,25 +95,40 @@ def make_optimizer(model: GPT, lr: float, weight_decay: float, betas: tuple[floa
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=lr, betas=betas)
+    # The fused kernel updates each tensor in one pass: on CPU ~4x faster than the default
+    # per-op loop (~7 vs ~25-35 ms a step for the 6.8M-parameter model, 1 thread).
+    try:
+        return torch.optim.AdamW(groups, lr=lr, betas=betas, fused=True)
+    except (RuntimeError, ValueError, TypeError):  # an older torch or an unsupported device/dtype
+        return torch.optim.AdamW(groups, lr=lr, betas=betas)
+
+
+def evaluate(model: GPT, tokenizer: MiniTokenizer, windows: list[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, float]:
+    """Validation loss (nats/token) and bits per byte = nats * tokens / bytes / ln 2."""
+    return _val_metrics(*_eval_sums(model, tokenizer, windows))
+
+
+def _val_metrics(nats: float, tokens: float, n_bytes: float) -> dict[str, float]:
+    return {"val_loss": nats / max(tokens, 1), "val_bpb": nats / max(n_bytes, 1) / math.log(2)}
 
 
 @torch.no_grad()
-def evaluate(model: GPT, tokenizer: MiniTokenizer, windows: list[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, float]:
-    """Validation loss (nats/token) and bits per byte = nats * tokens / bytes / ln 2."""
+def _eval_sums(model: GPT, tokenizer: MiniTokenizer, windows: list[tuple[torch.Tensor, torch.Tensor]],
+               device: torch.device | None = None) -> tuple[float, int, int]:
+    """(nats, tokens, bytes) summed over `windows`: sums, so ranks' shares can be added."""
     was_training = model.training
     model.eval()
     nats = 0.0
     tokens = 0
     n_bytes = 0
     for x, y in windows:
-        logits, _ = model(x)
-        losses = torch.nn.functional.cross_entropy(logits[0].float(), y[0], reduction="sum")
+        logits, _ = model(x if device is None else x.to(device))
+        losses = torch.nn.functional.cross_entropy(logits[0].float(), y[0].to(logits.device), reduction="sum")
         nats += losses.item()
         tokens += y.numel()
         n_bytes += sum(len(tokenizer.token_bytes(i)) for i in y[0].tolist() if i not in tokenizer.special_ids)
     model.train(was_training)
-    return {"val_loss": nats / max(tokens, 1), "val_bpb": nats / max(n_bytes, 1) / math.log(2)}
+    return nats, tokens, n_bytes
 
 
 class _SigintFlag:
@@ -134,7 +171,29 @@ def train(corpus_paths: list[str | os.PathLike[str]] | str | os.PathLike[str], o
     resume); the saved config records the tokenizer's actual size. `on_step` is called
     after every step (for a CLI or a test); an exception it raises ends training like
     Ctrl-C does: a checkpoint is saved, then the exception propagates.
+
+    Under torchrun (WORLD_SIZE > 1) this runs as one rank of a DDP job: see the module
+    docstring. `on_step` and the progress display are then rank 0's only.
     """
+    ddp = setup_distributed()
+    try:
+        return _train(ddp, corpus_paths, out_dir, config=config, max_steps=max_steps, time_budget=time_budget,
+                      batch_size=batch_size, lr=lr, min_lr=min_lr, warmup=warmup, grad_accum=grad_accum,
+                      clip=clip, weight_decay=weight_decay, betas=betas, val_fraction=val_fraction,
+                      eval_every=eval_every, eval_windows_max=eval_windows_max, checkpoint_every=checkpoint_every,
+                      fim_rate=fim_rate, resume=resume, overwrite=overwrite, seed=seed, threads=threads,
+                      progress=progress, dtype=dtype, on_step=on_step)
+    finally:
+        ddp.close()
+
+
+def _train(ddp: Dist, corpus_paths: list[str | os.PathLike[str]] | str | os.PathLike[str],
+           out_dir: str | os.PathLike[str], *, config: GPTConfig | None, max_steps: int | None,
+           time_budget: float | None, batch_size: int, lr: float, min_lr: float | None, warmup: int,
+           grad_accum: int, clip: float | None, weight_decay: float, betas: tuple[float, float],
+           val_fraction: float, eval_every: int, eval_windows_max: int, checkpoint_every: int, fim_rate: float,
+           resume: bool, overwrite: bool, seed: int, threads: int | None, progress: bool, dtype: str,
+           on_step: Callable[[StepInfo], None] | None) -> TrainResult:
     if max_steps is None and time_budget is None:
         raise ConfigurationError("train needs max_steps or time_budget", hint="Pass max_steps=... or time_budget=...")
     for name, value in (("batch_size", batch_size), ("grad_accum", grad_accum), ("eval_every", eval_every),
@@ -170,18 +229,40 @@ def train(corpus_paths: list[str | os.PathLike[str]] | str | os.PathLike[str], o
                                      hint="Pass resume=True to continue training it, overwrite=True to replace "
                                           "it, or choose another directory.")
         config = config or GPTConfig()
-        tokenizer = train_tokenizer([d.text for d in train_docs], config.vocab_size)
+        if ddp.enabled:  # one tokenizer for all ranks: rank 0 trains it, the others receive it
+            trained = train_tokenizer([d.text for d in train_docs], config.vocab_size) if ddp.is_main else None
+            tokenizer = MiniTokenizer.from_str(ddp.broadcast_text(trained.to_str() if trained else None))
+        else:
+            tokenizer = train_tokenizer([d.text for d in train_docs], config.vocab_size)
         config = dataclasses.replace(config, vocab_size=tokenizer.vocab_size)
         torch.manual_seed(seed)
         model = GPT(config)
 
+    # A step's batch is world_size x grad_accum micro-batches (rank r takes the r-th
+    # grad_accum of them): the data stream's pass length counts all of them.
     data = TrainData(tokenizer, train_docs, block_size=config.block_size, batch_size=batch_size,
-                     grad_accum=grad_accum, fim_rate=fim_rate, seed=seed)
+                     grad_accum=grad_accum * ddp.world_size, fim_rate=fim_rate, seed=seed)
     val_set = eval_windows(plain_stream(tokenizer, val_docs), config.block_size, eval_windows_max) if val_docs else []
-    optimizer = make_optimizer(model, lr, weight_decay, betas)
+    has_val = bool(val_set)  # the same on every rank (a rank's share below may be empty)
+    raw_model = model
+    if ddp.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+
+        raw_model = model.to(ddp.device)
+        torch.manual_seed(seed * 1_000_003 + ddp.rank)  # dropout masks differ between ranks
+        # DDP copies rank 0's weights to every rank; gradients are averaged in backward.
+        device_ids = [ddp.device.index] if ddp.device.type == "cuda" else None
+        model = DistributedDataParallel(raw_model, device_ids=device_ids)  # type: ignore[assignment]
+        val_set = val_set[ddp.rank::ddp.world_size]  # each rank evaluates its share; the sums are added
+    optimizer = make_optimizer(raw_model, lr, weight_decay, betas)
     if optimizer_state is not None:
         optimizer.load_state_dict(optimizer_state)
     model.train()
+
+    def run_eval() -> dict[str, float]:
+        if not ddp.enabled:
+            return evaluate(raw_model, tokenizer, val_set)
+        return _val_metrics(*ddp.sum(list(_eval_sums(raw_model, tokenizer, val_set, ddp.device))))
 
     settings = {"batch_size": batch_size, "lr": lr, "min_lr": min_lr, "warmup": warmup, "grad_accum": grad_accum,
                 "clip": clip, "weight_decay": weight_decay, "val_fraction": val_fraction, "fim_rate": fim_rate,
@@ -207,17 +288,32 @@ def train(corpus_paths: list[str | os.PathLike[str]] | str | os.PathLike[str], o
             (tmp / STATE_FILE).write_text(json.dumps(state, indent=1), encoding="utf-8")
             plot_loss_curve(history, tmp / "loss.png")
 
-        save_checkpoint(out, model, tokenizer, metadata=metadata, dtype=dtype, extra=extra)
+        if ddp.is_main:  # the others hold identical weights and optimizer state
+            save_checkpoint(out, raw_model, tokenizer, metadata=metadata, dtype=dtype, extra=extra)
         saved_step[0] = step
 
-    display = TrainDisplay(max_steps, step, progress)
+    def save_all() -> None:
+        """Save from rank 0 while the other ranks wait, so none runs ahead of (or exits before) the save."""
+        ddp.barrier()
+        try:
+            save()
+        finally:
+            ddp.barrier()
+
+    display = TrainDisplay(max_steps, step, progress and ddp.is_main)
+    if ddp.enabled and ddp.is_main:
+        display.note(f"DDP: {ddp.world_size} processes ({ddp.backend}), "
+                     f"{batch_size * grad_accum * ddp.world_size} sequences per step")
     if corpus.skipped:
         display.note(f"skipped {len(corpus.skipped)} binary or empty files")
     started = time.monotonic() - state["elapsed"]
+    all_stop = False  # set when every rank raises together (synchronised Ctrl-C)
     try:
         with _SigintFlag() as sigint:
             while True:
                 elapsed = time.monotonic() - started
+                if time_budget is not None:
+                    elapsed = ddp.from_main(elapsed)  # one clock: same LR, same last step on every rank
                 if (max_steps is not None and step >= max_steps) or (time_budget is not None and elapsed >= time_budget):
                     break
                 fractions = [step / max_steps] if max_steps else []
@@ -227,43 +323,61 @@ def train(corpus_paths: list[str | os.PathLike[str]] | str | os.PathLike[str], o
                     group["lr"] = step_lr
                 loss_sum = 0.0
                 for micro in range(grad_accum):
-                    x, y = data.batch(step, micro)
-                    _, loss = model(x, y)
-                    (loss / grad_accum).backward()
+                    if not ddp.enabled:
+                        x, y = data.batch(step, micro)
+                        _, loss = model(x, y)
+                        (loss / grad_accum).backward()
+                    else:
+                        x, y = rank_batch(data, step, ddp.rank * grad_accum + micro)
+                        x, y = x.to(ddp.device), y.to(ddp.device)
+                        # Gradients are all-reduced once per step, on the last micro-batch.
+                        sync = micro == grad_accum - 1
+                        with contextlib.nullcontext() if sync else model.no_sync():
+                            _, loss = model(x, y)
+                            (loss / grad_accum).backward()
                     loss_sum += loss.item()
                 if clip:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
                 step += 1
+                interrupted = False
+                if ddp.enabled:  # the mean loss over ranks, and whether any rank got Ctrl-C
+                    loss_sum, n_interrupted = ddp.sum([loss_sum / ddp.world_size, float(sigint.raised)])
+                    interrupted = n_interrupted > 0
                 last_loss = loss_sum / grad_accum
-                state["tokens_seen"] += x.numel() * grad_accum
+                state["tokens_seen"] += x.numel() * grad_accum * ddp.world_size
                 state["elapsed"] = time.monotonic() - started
+                if time_budget is not None:
+                    state["elapsed"] = ddp.from_main(state["elapsed"])
                 history.append({"step": step, "loss": last_loss, "lr": step_lr})
                 finished = (max_steps is not None and step >= max_steps) or (
                     time_budget is not None and state["elapsed"] >= time_budget)
                 val = None
-                if val_set and (step % eval_every == 0 or finished):
-                    val = last_val = evaluate(model, tokenizer, val_set)
+                if has_val and (step % eval_every == 0 or finished):
+                    val = last_val = run_eval()
                     history.append({"step": step, **val})
                 display.update(step, last_loss, step_lr, val)
-                if on_step is not None:
+                if on_step is not None and ddp.is_main:
                     on_step(StepInfo(step, last_loss, step_lr, state["elapsed"], **(val or {})))
                 if step % checkpoint_every == 0 and not finished:
-                    save()
-                if sigint.raised:
+                    save_all()
+                if interrupted or (sigint.raised and not ddp.enabled):
+                    all_stop = True
                     raise KeyboardInterrupt
     except BaseException:
         # Ctrl-C (or a failing callback): keep the work done so far, then re-raise.
+        # Under DDP, only a Ctrl-C all ranks saw together may wait at barriers; an
+        # exception on one rank (e.g. its on_step) saves from rank 0 without waiting.
         if step > max(saved_step[0], 0):
             display.note(f"interrupted: saving a checkpoint at step {step} to {out}")
             try:
-                save()
+                save_all() if all_stop else save()
             except Exception as exc:  # do not hide the interruption behind a save failure
                 display.note(f"could not save the checkpoint: {exc}")
         display.close()
         raise
-    save()
+    save_all()
     display.close()
     return TrainResult(path=out, steps=step, tokens_seen=state["tokens_seen"], train_loss=last_loss,
                        val_loss=(last_val or {}).get("val_loss"), val_bpb=(last_val or {}).get("val_bpb"),

@@ -158,3 +158,16 @@ def test_client_chat_batch_goes_through_the_batched_backend(tiny_dir):
     batched = client.chat_batch(prompts)
     assert [r.text for r in batched] == [client.chat(p).text for p in prompts]
     assert all(r.model == f"hf:{tiny_dir}" for r in batched)
+
+
+def test_hf_local_example(tiny_dir):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "hf_local.py"
+    r = subprocess.run([sys.executable, str(example), "--model", f"hf:{tiny_dir}"], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    for label in ("chat:", "stream:", "batch:", "score:"):
+        assert label in r.stdout
