@@ -1,0 +1,34 @@
+"""Copy a trained checkpoint into the package as the shipped `mini` model (bf16 weights,
+no optimizer state), then write its model card.
+
+    python scripts/ship_mini.py .cache/stdlib-mini --command "llmkit train --stdlib ..."
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from llmkit.mini.checkpoint import load_checkpoint, save_checkpoint
+
+WEIGHTS = Path(__file__).resolve().parents[1] / "llmkit" / "mini" / "weights"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("--command", default="", help="the training command, recorded in the model card")
+    args = parser.parse_args()
+    ckpt = load_checkpoint(args.checkpoint)
+    save_checkpoint(WEIGHTS, ckpt.model, ckpt.tokenizer, metadata=ckpt.metadata, dtype="bfloat16")
+    for path in WEIGHTS.iterdir():  # installed files must be readable by every user
+        path.chmod(0o644)
+    WEIGHTS.chmod(0o755)
+    subprocess.run([sys.executable, str(Path(__file__).with_name("model_card.py")), str(WEIGHTS),
+                    "--command", args.command], check=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
