@@ -85,6 +85,25 @@ class HFBackend(Backend):
         if self._fim:
             self.capabilities = replace(type(self).capabilities, fill_in_the_middle=True)
 
+    def attention(self, text: str) -> tuple[list[str], Any]:
+        """(tokens, attention weights (layers, heads, T, T)) for `llmkit attention`.
+
+        Fused attention kernels never materialise the weights, so the model runs once
+        with the eager implementation, which returns them, and is switched back."""
+        import torch
+
+        ids = self._encode(text, special=False)[: self._window or None]
+        model = self.lm.model
+        with self.lm.lock, torch.no_grad():
+            previous = model.config._attn_implementation
+            model.set_attn_implementation("eager")
+            try:
+                out = model(torch.tensor([ids], device=self.lm.device), output_attentions=True)
+            finally:
+                model.set_attn_implementation(previous)
+        maps = torch.stack([a[0].float().cpu() for a in out.attentions])
+        return [self.tokenizer.decode([i]) for i in ids], maps
+
     # --- prompts -------------------------------------------------------------------
 
     def _encode(self, text: str, special: bool) -> list[int]:

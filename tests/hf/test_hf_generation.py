@@ -171,3 +171,25 @@ def test_hf_local_example(tiny_dir):
     assert r.returncode == 0, r.stderr
     for label in ("chat:", "stream:", "batch:", "score:"):
         assert label in r.stdout
+
+
+def test_attention_maps_and_command(tiny_dir):
+    import subprocess
+    import sys
+
+    import torch
+
+    import llmkit
+
+    backend = llmkit.Client(f"hf:{tiny_dir}").backend
+    before = backend.lm.model.config._attn_implementation
+    tokens, maps = backend.attention("the cat sat on the mat")
+    assert backend.lm.model.config._attn_implementation == before  # switched back for generation
+    n = len(tokens)
+    assert maps.shape[0] == backend.lm.model.config.num_hidden_layers and maps.shape[2:] == (n, n)
+    assert torch.allclose(maps.sum(-1), torch.ones(maps.shape[:3]), atol=1e-4)
+    assert torch.all(maps.triu(diagonal=1).abs() < 1e-6)  # causal
+    r = subprocess.run([sys.executable, "-m", "llmkit.cli", "attention", "the cat sat", "-m", f"hf:{tiny_dir}",
+                        "--layer", "0", "--head", "0"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "layer 0 head 0" in r.stdout
