@@ -28,12 +28,22 @@ def no_sleep(monkeypatch):
 
 
 @pytest.fixture
-def respx_api():
+def api():
     """respx routes for the OpenAI API (needs the httpx2 alias: tests/httpx2_alias.py)."""
     import respx
+    from openai_payloads import API
 
-    with respx.mock(base_url="https://api.openai.com/v1", assert_all_called=False) as mock:
+    with respx.mock(base_url=API, assert_all_called=False) as mock:
         yield mock
+
+
+@pytest.fixture
+def openai_key(monkeypatch):
+    """A fake OpenAI key in the environment (the secret tests scan for it)."""
+    from openai_payloads import KEY
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    return KEY
 
 
 @pytest.fixture

@@ -34,20 +34,13 @@ import llmkit.retry
 CHAT = "/chat/completions"
 
 
-@pytest.fixture(autouse=True)
-def _env(monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)  # LLMKIT_HOME and the rest: conftest's isolated_home
+pytestmark = pytest.mark.usefixtures("openai_key")  # conftest: KEY in OPENAI_API_KEY, respx `api`
 
 
 @pytest.fixture(autouse=True)
 def sleeps(no_sleep):
     """Backoff never really sleeps here; the delays asked for are recorded."""
     return no_sleep
-
-
-@pytest.fixture
-def api(respx_api):
-    return respx_api
 
 
 def client(model: str = "gpt-4o-mini", **kw) -> llmkit.Client:
