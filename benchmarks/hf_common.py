@@ -8,20 +8,16 @@ copy lives in llmkit's cache (LLMKIT_HOME), so only the very first run converts 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def smollm2_path() -> Path:
-    spec = importlib.util.spec_from_file_location("fetch_smollm2", ROOT / "scripts" / "fetch_smollm2.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    from llmkit.testing.smollm2 import fetch
+
     try:
-        return module.fetch()
+        return fetch()
     except (RuntimeError, OSError) as exc:
         sys.exit(f"cannot get SmolLM2 (pass --model hf:...): {exc}")
 

