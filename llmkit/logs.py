@@ -100,6 +100,13 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# Two turns in the same millisecond tie on updated_at; the newest message id breaks it.
+_RECENT_FIRST = (
+    " ORDER BY c.updated_at DESC,"
+    " (SELECT MAX(m.id) FROM messages m WHERE m.conversation_id = c.id) DESC, c.rowid DESC"
+)
+
+
 def new_id() -> str:
     """Time-ordered and short: 11 hex digits of milliseconds plus 5 random ones."""
     return f"{int(time.time() * 1000):011x}{secrets.token_hex(3)[:5]}"
@@ -243,11 +250,11 @@ class History:
     # --- reading ---------------------------------------------------------------------
 
     def last_conversation_id(self, source: str | None = None) -> str | None:
-        sql = "SELECT id FROM conversations"
+        sql = "SELECT id FROM conversations c"
         args: tuple = ()
         if source:
             sql, args = sql + " WHERE source = ?", (source,)
-        row = self._db.execute(sql + " ORDER BY updated_at DESC, rowid DESC LIMIT 1", args).fetchone()
+        row = self._db.execute(sql + _RECENT_FIRST + " LIMIT 1", args).fetchone()
         return row["id"] if row else None
 
     def resolve_id(self, cid: str) -> str:
@@ -274,7 +281,7 @@ class History:
     def conversations(self, limit: int = 20) -> list[dict[str, Any]]:
         rows = self._db.execute(
             "SELECT c.*, (SELECT COUNT(DISTINCT turn) FROM messages m WHERE m.conversation_id = c.id) AS turns"
-            " FROM conversations c ORDER BY updated_at DESC, rowid DESC LIMIT ?",
+            " FROM conversations c" + _RECENT_FIRST + " LIMIT ?",
             (limit,),
         ).fetchall()
         return [dict(r) for r in rows]

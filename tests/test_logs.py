@@ -73,7 +73,10 @@ def test_interrupted_turn_is_kept_and_marked():
     assert t.interrupted and t.reply.text == "Once upon"
 
 
-def test_last_conversation_and_prefix_ids():
+@pytest.mark.parametrize("frozen_clock", [False, True])
+def test_last_conversation_and_prefix_ids(frozen_clock, monkeypatch):
+    if frozen_clock:  # a fast machine writes several turns in one millisecond
+        monkeypatch.setattr("llmkit.logs._now", lambda: "2026-01-01T00:00:00.000Z")
     h = History()
     a, _ = h.add_turn(None, turn("a", "a"))
     b, _ = h.add_turn(None, turn("b", "b"), source="ask")
@@ -81,6 +84,7 @@ def test_last_conversation_and_prefix_ids():
     h.add_turn(a, turn("a2", "a2"))  # a is now the most recently updated
     assert h.last_conversation_id() == a
     assert h.last_conversation_id(source="ask") == b
+    assert [c["id"] for c in h.conversations()] == [a, b]
     assert h.resolve_id(a) == a
     assert h.resolve_id(b[:-1]) == b or len({a[:-1], b[:-1]}) == 1
     with pytest.raises(LLMKitError, match="no conversation"):
