@@ -37,7 +37,7 @@ from ..errors import CheckpointError, ConfigurationError, InvalidOptionError, Un
 
 _models: dict[tuple, LoadedModel] = {}
 _lock = threading.Lock()
-_hashes: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256: hash once per process
+_hashes: dict[tuple[str, int, int, int], str] = {}  # (path, size, mtime_ns, inode) -> sha256
 
 DTYPES = {
     "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
@@ -268,16 +268,48 @@ def _load_gguf(file: Path, kwargs: dict[str, Any], spec: str) -> LoadedModel:
 
 
 def file_hash(file: Path) -> str:
-    """sha256 of a file, remembered per (path, size, mtime) for the rest of the process."""
+    """sha256 of a file, remembered per (path, size, mtime, inode): in this process, and
+    across processes in the cache's hashes.json, so a second run does not re-read the file."""
     st = file.stat()
-    key = (str(file), st.st_size, st.st_mtime_ns)
-    if key not in _hashes:
-        h = hashlib.sha256()
-        with open(file, "rb") as f:
-            while chunk := f.read(1 << 22):
-                h.update(chunk)
-        _hashes[key] = h.hexdigest()
-    return _hashes[key]
+    key = (str(file), st.st_size, st.st_mtime_ns, st.st_ino)
+    if key in _hashes:
+        return _hashes[key]
+    index_file = cache_root() / "hashes.json"
+    index = _read_json(index_file)
+    known = index.get(key[0])
+    if isinstance(known, list) and len(known) == 4 and tuple(known[:3]) == key[1:] and isinstance(known[3], str):
+        _hashes[key] = known[3]
+        return known[3]
+    h = hashlib.sha256()
+    with open(file, "rb") as f:
+        while chunk := f.read(1 << 22):
+            h.update(chunk)
+    _hashes[key] = digest = h.hexdigest()
+    index[key[0]] = [*key[1:], digest]
+    with contextlib.suppress(OSError):  # a read-only cache only costs the next run a re-hash
+        _write_json_atomically(index_file, index)
+    return digest
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _convert_gguf(file: Path, target: Path) -> None:

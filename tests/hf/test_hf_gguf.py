@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 pytest.importorskip("transformers")
@@ -31,7 +33,8 @@ def test_gguf_loads_like_the_original(tiny_gguf, tiny_dir, isolated_home):
     assert converted.count_tokens("Héllo wörld") == original.count_tokens("Héllo wörld")
 
     cache = isolated_home / "cache" / "hf"
-    (entry,) = [p for p in cache.iterdir()]  # one entry, no temporary leftovers
+    (entry,) = [p for p in cache.iterdir() if p.is_dir()]  # one entry, no temporary leftovers
+    assert sorted(p.name for p in cache.iterdir() if not p.is_dir()) == ["hashes.json"]
     assert entry.name == hf_loading.file_hash(tiny_gguf)
     assert (entry / "model.safetensors").is_file() and (entry / "llmkit-source.json").is_file()
     assert "quantization_config" not in (entry / "config.json").read_text()
@@ -48,6 +51,25 @@ def test_second_load_uses_the_cached_conversion(tiny_gguf, monkeypatch):
     monkeypatch.setattr(hf_loading, "_convert_gguf", no_conversion)
     client = llmkit.Client(f"hf:{tiny_gguf}")
     assert client.chat("Hi", max_tokens=3, temperature=0).text is not None
+
+
+def test_file_hash_is_remembered_across_processes_until_the_file_changes(tmp_path, isolated_home, monkeypatch):
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"weights v1")
+    first = hf_loading.file_hash(gguf)
+    assert first == hashlib.sha256(b"weights v1").hexdigest()
+
+    hf_loading._hashes.clear()  # a new process: only hashes.json remembers
+    monkeypatch.setattr(hf_loading.hashlib, "sha256", lambda: pytest.fail("re-read an unchanged file"))
+    assert hf_loading.file_hash(gguf) == first
+
+    monkeypatch.undo()
+    hf_loading._hashes.clear()
+    gguf.write_bytes(b"weights v2, longer")  # new size and mtime: hashed again
+    assert hf_loading.file_hash(gguf) == hashlib.sha256(b"weights v2, longer").hexdigest()
+    (isolated_home / "cache" / "hf" / "hashes.json").write_text("{not json")
+    hf_loading._hashes.clear()
+    assert hf_loading.file_hash(gguf) == hashlib.sha256(b"weights v2, longer").hexdigest()  # a damaged index is rebuilt
 
 
 def test_truncated_gguf(tiny_gguf, tmp_path):
