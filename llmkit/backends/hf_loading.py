@@ -355,7 +355,7 @@ def _save_atomically(target: Path, model: Any, tokenizer: Any, source: dict[str,
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        (tmp / "llmkit-source.json").write_text(json.dumps(source, indent=1))
+        _write_source_note(tmp, source)
         try:
             os.replace(tmp, target)
         except OSError:
@@ -363,6 +363,11 @@ def _save_atomically(target: Path, model: Any, tokenizer: Any, source: dict[str,
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_source_note(directory: Path, source: dict[str, Any]) -> None:
+    """Which GGUF file a cached copy was made from (for people looking in the cache)."""
+    (directory / "llmkit-source.json").write_text(json.dumps(source, indent=1))
 
 
 # --- presentation ------------------------------------------------------------------

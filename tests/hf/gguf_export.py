@@ -17,7 +17,7 @@ def _permute(w: np.ndarray, n_head: int) -> np.ndarray:
     return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 
-def export_gguf(model_dir: Path, out: Path) -> Path:
+def export_gguf(model_dir: Path, out: Path, architecture: str = "llama") -> Path:
     import gguf
     from safetensors.numpy import load_file
 
@@ -27,7 +27,7 @@ def export_gguf(model_dir: Path, out: Path) -> Path:
     template_file = model_dir / "chat_template.jinja"
     weights = load_file(str(model_dir / "model.safetensors"))
 
-    writer = gguf.GGUFWriter(str(out), "llama")
+    writer = gguf.GGUFWriter(str(out), architecture)
     writer.add_context_length(cfg["max_position_embeddings"])
     writer.add_embedding_length(cfg["hidden_size"])
     writer.add_block_count(cfg["num_hidden_layers"])

@@ -79,6 +79,30 @@ def test_truncated_gguf(tiny_gguf, tmp_path):
         llmkit.Client(f"hf:{broken}")
 
 
+def test_unsupported_architecture_is_named_and_leaves_no_cache_entry(tiny_dir, tmp_path, isolated_home):
+    odd = export_gguf(tiny_dir, tmp_path / "odd.gguf", architecture="notarealarch")
+    with pytest.raises(CheckpointError, match="notarealarch") as info:
+        llmkit.Client(f"hf:{odd}")
+    assert "architecture" in str(info.value) and "transformers" in info.value.hint
+    cache = isolated_home / "cache" / "hf"
+    assert not cache.exists() or not [p for p in cache.iterdir() if p.is_dir()]
+
+
+def test_interrupted_conversion_leaves_no_cache_entry(tiny_gguf, isolated_home, monkeypatch):
+    hf_loading.forget_all()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(hf_loading, "_write_source_note", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        llmkit.Client(f"hf:{tiny_gguf}")
+    cache = isolated_home / "cache" / "hf"
+    assert [p for p in cache.iterdir() if p.is_dir()] == []  # the temporary directory is gone too
+    monkeypatch.undo()
+    assert llmkit.Client(f"hf:{tiny_gguf}").backend.lm.source == "gguf"
+
+
 def test_damaged_cached_copy_says_how_to_recover(tiny_gguf, isolated_home):
     hf_loading.forget_all()
     llmkit.Client(f"hf:{tiny_gguf}")
