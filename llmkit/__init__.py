@@ -28,6 +28,8 @@ _EXPORTS = {
     "StreamEvent": "llmkit.types",
     "Capabilities": "llmkit.types",
     "Logprobs": "llmkit.types",
+    "Embeddings": "llmkit.types",
+    "cosine": "llmkit.types",
     "TokenLogprob": "llmkit.types",
     "TokenCount": "llmkit.types",
     "system": "llmkit.types",
@@ -79,6 +81,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs
     from .streaming import AsyncStream, Stream
     from .types import (
         Capabilities,
+        Embeddings,
         Logprobs,
         Message,
         Response,
@@ -89,6 +92,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs
         ToolCallDelta,
         Usage,
         assistant,
+        cosine,
         system,
         tool,
         user,

@@ -16,15 +16,15 @@ from .backends.base import Backend
 from .errors import ContextLengthError, InvalidOptionError, LLMKitError, MissingCapabilityError
 from .options import suggest, validate
 from .streaming import AsyncStream, Stream
-from .types import Logprobs, Message, Response, StreamEvent, TokenCount, to_messages
+from .types import Embeddings, Logprobs, Message, Response, StreamEvent, TokenCount, to_messages
 
 log = logging.getLogger("llmkit")
-T = TypeVar("T")
+R = TypeVar("R", Response, Embeddings)  # what one request returns
 
 # option -> the capability it needs
 _NEEDS = {"tools": "tools", "response_format": "structured_output", "suffix": "fill_in_the_middle"}
 _CAPABILITY_OF = {"chat": "chat", "chat_batch": "chat", "stream": "streaming", "complete": "completion",
-                  "complete_batch": "completion"}  # fmt: skip
+                  "complete_batch": "completion", "embed": "embeddings"}  # fmt: skip
 
 
 class Client:
@@ -164,6 +164,28 @@ class Client:
         self._require(self.backend, "logprobs")
         return self.backend.logprobs(text)
 
+    def embed(self, texts: str | Iterable[str], **options: Any) -> Embeddings:
+        """Embedding vectors of one text or several (one request), in order.
+
+        Retried and falling back like chat; `dimensions=` shortens OpenAI's vectors."""
+        batch = _texts(texts)
+        if not batch:
+            return Embeddings([], model=self.model)
+        return self._run("embed", batch, options, lambda b, o: b.embed(batch, o))
+
+    async def aembed(self, texts: str | Iterable[str], **options: Any) -> Embeddings:
+        batch = _texts(texts)
+        if not batch:
+            return Embeddings([], model=self.model)
+        for attempt in self._attempts("embed", batch, options):
+            try:
+                return self._finish(await attempt.backend.aembed(batch, attempt.opts), attempt)
+            except LLMKitError as exc:
+                delay = attempt.failed(exc)
+                if delay is not None:
+                    await retry.asleep(delay)
+        raise AssertionError("unreachable: _attempts raises when it runs out")
+
     # --- machinery -----------------------------------------------------------------
 
     def _backend(self, i: int) -> Backend:
@@ -186,15 +208,18 @@ class Client:
         for name, capability in _NEEDS.items():  # "cannot do tools" says more than "unknown option"
             if merged.get(name) is not None:
                 self._require(backend, capability)
-        allowed = backend.complete_options if kind.startswith("complete") else backend.options
+        allowed = {"complete": backend.complete_options, "embed": backend.embed_options}.get(
+            kind.split("_")[0], backend.options
+        )
         opts = validate(merged, allowed, f"{backend.model_id} {kind}()")
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s options=%s", kind, backend.model_id, sorted(opts))
         self._require(backend, _CAPABILITY_OF[kind])
         if opts.get("n", 1) > 1:
             self._require(backend, "multiple_samples")
-        for item in payload if kind.endswith("_batch") else [payload]:
-            backend.check_context(item, opts)
+        if opts.get("truncate") is None:  # with truncation the backend makes it fit
+            for item in payload if kind.endswith("_batch") or kind == "embed" else [payload]:
+                backend.check_context(item, opts)
         return opts
 
     def _candidates(
@@ -242,13 +267,13 @@ class Client:
             raise exc
         log.warning("%s failed (%s); falling back to %s", self._ids[i], type(exc).__name__, self._ids[i + 1])
 
-    def _finish(self, response: Response, attempt: _Attempt) -> Response:
+    def _finish(self, response: R, attempt: _Attempt) -> R:
         response.model = attempt.backend.model_id
-        if "response_format" in attempt.opts:
+        if "response_format" in attempt.opts and isinstance(response, Response):
             response.response_format = attempt.opts["response_format"]
         return response
 
-    def _run(self, kind: str, payload: Any, options: dict, call: Callable[[Backend, dict], Response]) -> Response:
+    def _run(self, kind: str, payload: Any, options: dict, call: Callable[[Backend, dict], R]) -> R:
         for attempt in self._attempts(kind, payload, options):
             try:
                 return self._finish(call(attempt.backend, attempt.opts), attempt)
@@ -323,3 +348,10 @@ class _Attempt:
             return delay
         self.client._give_up_or_fall_back(exc, self.index, self.errors)
         return None
+
+
+def _texts(texts: str | Iterable[str]) -> list[str]:
+    batch = [texts] if isinstance(texts, str) else list(texts)
+    if not all(isinstance(t, str) for t in batch):
+        raise InvalidOptionError("embed() takes a string or a list of strings")
+    return batch

@@ -67,6 +67,7 @@ CATALOGUE: dict[str, tuple[Check, str]] = {
     "reasoning_effort": (_is(str), "'minimal', 'low', 'medium' or 'high'"),
     "extra_body": (_is(Mapping), "a dict merged into the request body"),
     "extra_headers": (_is(Mapping), "a dict of HTTP headers"),
+    "dimensions": (_int(1), "an int >= 1 (length of the embedding vectors)"),
     "truncate": (lambda v: v in ("left", "right", None), "'left', 'right' or None"),
 }
 

@@ -7,7 +7,7 @@ to and from the OpenAI wire shape, which is the lingua franca of chat models.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
@@ -257,6 +257,44 @@ class Capabilities:
 
     def names(self) -> list[str]:
         return [f.name for f in fields(self) if getattr(self, f.name)]
+
+
+@dataclass(slots=True)
+class Embeddings:
+    """One vector per input text, in input order. OpenAI's vectors come as the server
+    sends them (unit length); local backends mean-pool the model's last hidden states
+    and scale them to unit length, so a dot product is the cosine similarity."""
+
+    vectors: list[list[float]]
+    model: str = ""  # the llmkit id that answered
+    served_model: str | None = None
+    usage: Usage = field(default_factory=Usage)
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    def __getitem__(self, i: int) -> list[float]:
+        return self.vectors[i]
+
+    def __iter__(self) -> Iterator[list[float]]:
+        return iter(self.vectors)
+
+    @property
+    def dimensions(self) -> int:
+        return len(self.vectors[0]) if self.vectors else 0
+
+    def similarity(self, i: int, j: int) -> float:
+        """Cosine similarity of the i-th and j-th vectors."""
+        return cosine(self.vectors[i], self.vectors[j])
+
+
+def cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    """Cosine similarity of two vectors (0.0 when either is all zeros)."""
+    import math
+
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norm if norm else 0.0
 
 
 @dataclass(slots=True)

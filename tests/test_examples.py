@@ -36,3 +36,14 @@ def test_retries_and_fallbacks():
     assert "after 2 retries: 'recovered' from mock" in out
     assert "fallback: 'answered by the fallback' from mock:echo" in out
     assert "Did you mean 'temperature'" in out
+
+
+def test_embeddings_offline_and_against_a_server(server):
+    out = run_example("embeddings.py")
+    assert "5 vectors of 256 dimensions from mini" in out
+    ranks = [line for line in out.splitlines() if line[:2] in ("1.", "2.", "3.", "4.")]
+    assert len(ranks) == 4 and "def add(a, b):" in ranks[0]  # the bundled model finds the look-alike
+
+    out = run_example("embeddings.py", "--model", "openai:emb", "--base-url", server.base_url)
+    assert "5 vectors of 32 dimensions from openai:emb" in out
+    assert server.requests[-1]["body"]["input"][0].startswith("def plus(x, y):")

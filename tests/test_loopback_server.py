@@ -146,3 +146,29 @@ def test_connection_refused_is_clear(no_sleep):
         client.chat("hi")
     assert f"127.0.0.1:{port}" in str(err.value)
     assert len(no_sleep) == 2  # retried, then gave up
+
+
+def test_own_http_clients_are_used_sync_and_async(server):
+    import httpx  # httpx2, through tests/httpx2_alias.py
+
+    seen: list[str] = []
+
+    def hook(request):
+        seen.append(f"sync {request.url.path}")
+
+    async def ahook(request):
+        seen.append(f"async {request.url.path}")
+
+    client = llmkit.Client(
+        "openai:test-model",
+        base_url=server.base_url,
+        http_client=httpx.Client(event_hooks={"request": [hook]}),
+        async_http_client=httpx.AsyncClient(event_hooks={"request": [ahook]}),
+    )
+    assert client.chat("hi").text == "Echo: hi"
+
+    async def both():  # an AsyncClient's connections belong to one event loop
+        return (await client.achat("hi again")).text, (await client.aembed("x")).dimensions
+
+    assert asyncio.run(both()) == ("Echo: hi again", 32)
+    assert seen == ["sync /v1/chat/completions", "async /v1/chat/completions", "async /v1/embeddings"]

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from .. import tokens
 from ..errors import InvalidOptionError, MissingCapabilityError
 from ..options import suggest
-from ..types import Capabilities, Logprobs, Message, Response, StreamEvent, TokenCount
+from ..types import Capabilities, Embeddings, Logprobs, Message, Response, StreamEvent, TokenCount
 
 
 class Backend:
@@ -25,6 +25,7 @@ class Backend:
     # generation options understood by chat/stream (complete may add its own)
     options: ClassVar[frozenset[str]] = frozenset()
     complete_options: ClassVar[frozenset[str]] = frozenset()
+    embed_options: ClassVar[frozenset[str]] = frozenset()
     # constructor settings: name -> short description (shown in errors and `llmkit models`)
     settings: ClassVar[Mapping[str, str]] = {}
     # a completion model (no chat training): chat() is a plain template, and UIs say so
@@ -69,6 +70,10 @@ class Backend:
     def logprobs(self, text: str) -> Logprobs:
         raise self._missing("logprobs")
 
+    def embed(self, texts: list[str], options: dict[str, Any]) -> Embeddings:
+        """One vector per text, in order (capability `embeddings`)."""
+        raise self._missing("embeddings")
+
     def count_tokens(self, content: str | list[Message]) -> TokenCount:
         raise self._missing("count_tokens")
 
@@ -89,6 +94,9 @@ class Backend:
     # them with native async clients.
     async def achat(self, messages: list[Message], options: dict[str, Any]) -> Response:
         return await asyncio.to_thread(self.chat, messages, options)
+
+    async def aembed(self, texts: list[str], options: dict[str, Any]) -> Embeddings:
+        return await asyncio.to_thread(self.embed, texts, options)
 
     async def astream(
         self, messages: list[Message], options: dict[str, Any]

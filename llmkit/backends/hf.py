@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidOptionError
 from ..options import stop_list, validate
-from ..types import Capabilities, Logprobs, Message, Response, StreamEvent, TokenCount, Usage
+from ..types import Capabilities, Embeddings, Logprobs, Message, Response, StreamEvent, TokenCount, Usage
 from .base import Backend
 from .hf_chat import ChatFormatter
 
@@ -42,11 +42,12 @@ _WINDOW_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length",
 class HFBackend(Backend):
     provider = "hf"
     capabilities = Capabilities(
-        chat=True, streaming=True, completion=True, logprobs=True, multiple_samples=True,
+        chat=True, streaming=True, completion=True, logprobs=True, multiple_samples=True, embeddings=True,
         fill_in_the_middle=False,  # per model: True when the tokenizer has FIM tokens
     )  # fmt: skip
     options = frozenset({"max_tokens", "temperature", "top_p", "top_k", "stop", "seed", "n", "repetition_penalty"})
     complete_options = options | {"suffix"}
+    embed_options = frozenset({"truncate"})
     settings = {
         "device": "torch device: auto (default: cuda when present, else cpu), cpu, cuda, cuda:1, mps",
         "dtype": "weights dtype: float32 (default on cpu), bfloat16 (default on cuda), float16, auto",
@@ -156,6 +157,13 @@ class HFBackend(Backend):
 
         tokens = score(self.lm.model, self.tokenizer, text, self.lm.device, self._window, self.lm.lock)
         return Logprobs(tokens, model=self.model_id, num_bytes=len(text.encode("utf-8")))
+
+    def embed(self, texts: list[str], options: dict[str, Any]) -> Embeddings:
+        from .hf_scoring import embed
+
+        vectors, read = embed(self.lm.model, self.tokenizer, texts, self.lm.device, self._window, self.lm.lock,
+                              truncate=options.get("truncate"), batch_size=self.batch_size)  # fmt: skip
+        return Embeddings(vectors, served_model=self.lm.name, usage=Usage(read, 0))
 
     def count_tokens(self, content: str | list[Message]) -> TokenCount:
         """Tokens of a text, or of a conversation as sent (the applied chat template,

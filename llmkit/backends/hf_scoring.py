@@ -1,4 +1,5 @@
-"""Log-probabilities of a given text under a Hugging Face model (`client.logprobs`).
+"""Scoring given texts with a Hugging Face model: log-probabilities (`client.logprobs`)
+and embeddings (`client.embed`).
 
 Every token of the text is scored, so that `Logprobs.bits_per_byte` is the ideal
 compressed size of the whole text. The first token is conditioned on the tokenizer's
@@ -15,6 +16,7 @@ from typing import Any
 
 import torch
 
+from ..errors import ContextLengthError
 from ..types import TokenLogprob
 
 MAX_WINDOW = 1024  # bounds memory: the logits of a window are window x vocabulary floats
@@ -47,3 +49,43 @@ def score(model: Any, tokenizer: Any, text: str, device: torch.device, window: i
             start = end
     pieces = tokenizer.batch_decode([[t] for t in ids], skip_special_tokens=False)
     return [TokenLogprob(p, v) for p, v in zip(pieces, values, strict=True)]
+
+
+def embed(model: Any, tokenizer: Any, texts: list[str], device: torch.device, window: int | None, lock: Any,
+          truncate: str | None = None, batch_size: int = 8) -> tuple[list[list[float]], int]:  # fmt: skip
+    """(one unit-length vector per text, tokens read): the mean of the base model's last
+    hidden states over the text's tokens. The text is conditioned on BOS (as in `score`),
+    which is left out of the mean: a causal model's first position carries huge
+    activations that would drown every text in the same vector."""
+    cond = tokenizer.bos_token_id
+    room = (window or MAX_WINDOW) - (cond is not None)
+    rows = []
+    for text in texts:
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"] or [tokenizer.eos_token_id or 0]
+        if len(ids) > room:
+            if truncate not in ("left", "right"):
+                raise ContextLengthError(
+                    f"a text of {len(ids)} tokens exceeds the {room} tokens the model can embed at once",
+                    hint='Split the text, or pass truncate="left" (keep its end) or "right" (keep its start).',
+                )
+            ids = ids[-room:] if truncate == "left" else ids[:room]
+        rows.append(ids)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
+    skip = 1 if cond is not None else 0
+    base = model.base_model  # the transformer without its LM head: last_hidden_state is normalised
+    vectors: list[list[float]] = []
+    with lock, torch.inference_mode():
+        for start in range(0, len(rows), batch_size):
+            group = [([cond] if cond is not None else []) + ids for ids in rows[start : start + batch_size]]
+            width = max(len(g) for g in group)
+            x = torch.full((len(group), width), pad, dtype=torch.long)
+            attend = torch.zeros(len(group), width, dtype=torch.long)
+            for i, seq in enumerate(group):  # right padding: causal attention never looks ahead
+                x[i, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+                attend[i, : len(seq)] = 1
+            hidden = base(input_ids=x.to(device), attention_mask=attend.to(device)).last_hidden_state.float().cpu()
+            pool = attend.clone().float()
+            pool[:, :skip] = 0.0
+            pooled = (hidden * pool[..., None]).sum(1) / pool.sum(1, keepdim=True)
+            vectors.extend(torch.nn.functional.normalize(pooled, dim=-1).tolist())
+    return vectors, sum(len(r) for r in rows)

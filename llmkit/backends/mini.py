@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CheckpointError
-from ..types import Capabilities, Logprobs, Message, Response, StreamEvent, TokenCount, TokenLogprob, Usage
+from ..types import Capabilities, Embeddings, Logprobs, Message, Response, StreamEvent, TokenCount, TokenLogprob, Usage
 from .base import Backend
 
 SHIPPED = Path(__file__).resolve().parent.parent / "mini" / "weights"
@@ -56,10 +56,11 @@ class MiniBackend(Backend):
     provider = "mini"
     capabilities = Capabilities(
         chat=True, streaming=True, completion=True, logprobs=True, fill_in_the_middle=True,
-        multiple_samples=True,
+        embeddings=True, multiple_samples=True,
     )  # fmt: skip
     options = frozenset({"max_tokens", "temperature", "top_p", "top_k", "stop", "seed", "n", "truncate"})
     complete_options = options | {"suffix"}
+    embed_options = frozenset({"truncate"})
     completion_model = True
     settings = {
         "threads": "torch threads for this model (default: torch's choice; 1 is often fastest for batch 1)",
@@ -105,6 +106,10 @@ class MiniBackend(Backend):
         pairs = self.engine.logprobs(text)
         return Logprobs([TokenLogprob(t, lp) for t, lp in pairs], model=self.model_id,
                         num_bytes=len(text.encode("utf-8")))  # fmt: skip
+
+    def embed(self, texts: list[str], options: dict[str, Any]) -> Embeddings:
+        vectors, read = self.engine.embed(texts, truncate=options.get("truncate"))
+        return Embeddings(vectors, served_model=self.engine.name, usage=Usage(read, 0))
 
     def count_tokens(self, content: str | list[Message]) -> TokenCount:
         text = content if isinstance(content, str) else render_prompt(content)

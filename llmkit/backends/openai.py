@@ -17,7 +17,17 @@ from typing import Any
 from .. import errors as E
 from .. import tokens
 from ..agents.tools import to_openai_response_format, to_openai_tool
-from ..types import Capabilities, Message, Response, StreamEvent, TokenCount, ToolCall, ToolCallDelta, Usage
+from ..types import (
+    Capabilities,
+    Embeddings,
+    Message,
+    Response,
+    StreamEvent,
+    TokenCount,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)  # fmt: skip
 from .base import Backend
 from .openai_errors import map_error
 
@@ -37,6 +47,7 @@ class OpenAIBackend(Backend):
         tools=True,
         structured_output=True,
         fill_in_the_middle=True,  # legacy completions with `suffix`, where the server takes it
+        embeddings=True,  # /embeddings: the server says whether this model embeds
         multiple_samples=True,
     )
     options = frozenset(
@@ -53,6 +64,7 @@ class OpenAIBackend(Backend):
             "extra_body", "extra_headers",
         }
     )  # fmt: skip
+    embed_options = frozenset({"dimensions", "user", "timeout", "extra_body", "extra_headers"})
     settings = {
         "api_key": "the API key (default: from api_key_env)",
         "api_key_env": "env var holding the key (default OPENAI_API_KEY)",
@@ -64,6 +76,7 @@ class OpenAIBackend(Backend):
         "headers": "extra HTTP headers sent with every request",
         "stream_usage": "ask for token usage at the end of streams (default true)",
         "http_client": "an httpx2.Client to use (tests, proxies)",
+        "async_http_client": "an httpx2.AsyncClient for achat/astream/aembed (tests, proxies)",
     }
 
     def __init__(self, model: str, **settings: Any) -> None:
@@ -93,6 +106,7 @@ class OpenAIBackend(Backend):
         self._project = s.get("project")
         self._headers = dict(s.get("headers") or {})
         self._http_client = s.get("http_client")
+        self._async_http_client = s.get("async_http_client")
         self._window = s.get("context_window")
         self._stream_usage = s.get("stream_usage", True)
 
@@ -101,7 +115,7 @@ class OpenAIBackend(Backend):
     def _client_key(self) -> tuple:
         return (
             self.base_url, self._key, self._organization, self._project, self._timeout,
-            tuple(sorted(self._headers.items())), id(self._http_client),
+            tuple(sorted(self._headers.items())), id(self._http_client), id(self._async_http_client),
         )  # fmt: skip
 
     def _kwargs(self) -> dict[str, Any]:
@@ -142,7 +156,10 @@ class OpenAIBackend(Backend):
         per_loop = _async_clients.setdefault(loop, {})
         key = self._client_key()
         if key not in per_loop:
-            per_loop[key] = openai.AsyncOpenAI(**self._kwargs())
+            kw = self._kwargs()
+            if self._async_http_client is not None:
+                kw["http_client"] = self._async_http_client
+            per_loop[key] = openai.AsyncOpenAI(**kw)
         return per_loop[key]
 
     # --- requests --------------------------------------------------------------------
@@ -318,6 +335,44 @@ class OpenAIBackend(Backend):
             id=completion.id,
             raw=completion,
         )
+
+    def embed(self, texts: list[str], options: dict[str, Any]) -> Embeddings:
+        try:
+            result = self.sdk.embeddings.create(**self._embed_params(texts, options))
+        except Exception as exc:
+            raise map_error(exc, self.model_id, self.base_url) from None
+        return self._to_embeddings(result, texts)
+
+    async def aembed(self, texts: list[str], options: dict[str, Any]) -> Embeddings:
+        try:
+            result = await self.async_sdk.embeddings.create(**self._embed_params(texts, options))
+        except Exception as exc:
+            raise map_error(exc, self.model_id, self.base_url) from None
+        return self._to_embeddings(result, texts)
+
+    def _embed_params(self, texts: list[str], options: dict[str, Any]) -> dict[str, Any]:
+        # floats, not the SDK's default base64: every compatible server speaks floats
+        return {"model": self.model, "input": texts, "encoding_format": "float", **options}
+
+    def _to_embeddings(self, result: Any, texts: list[str]) -> Embeddings:
+        data = sorted(getattr(result, "data", None) or [], key=lambda d: d.index or 0)
+        try:
+            vectors = [[float(x) for x in d.embedding] for d in data]
+        except (TypeError, ValueError):
+            vectors = []
+        if len(vectors) != len(texts) or any(len(v) != len(vectors[0]) or not v for v in vectors):
+            raise E.MalformedResponseError(
+                f"the server sent {len(data)} embeddings of unusable shape for {len(texts)} texts",
+                model=self.model_id,
+            )
+        usage = getattr(result, "usage", None)
+        if usage is not None and getattr(usage, "prompt_tokens", None) is not None:
+            counted = Usage(usage.prompt_tokens, 0)
+        else:
+            counted = Usage(sum(int(tokens.count(t, self.model)) for t in texts), 0, estimated=True)
+        if self.official:
+            tokens.add_cost(counted, self.model)
+        return Embeddings(vectors, served_model=getattr(result, "model", None), usage=counted)
 
     def count_tokens(self, content: str | list[Message]) -> TokenCount:
         return tokens.count(content, self.model)

@@ -178,6 +178,36 @@ class MiniEngine:
         picked = logp.gather(1, torch.tensor(ids).unsqueeze(1)).squeeze(1).tolist()
         return [(self.tokenizer.token_str(i), lp) for i, lp in zip(ids, picked, strict=True)]
 
+    @torch.inference_mode()
+    def embed(self, texts: list[str], *, truncate: Literal["left", "right"] | None = None,
+              batch_size: int = 16) -> tuple[list[list[float]], int]:
+        """(one unit-length vector per text, tokens read): the mean of the final hidden
+        states over the text's tokens. Right padding is exact here: attention is causal,
+        so no real token sees the padding. An empty text embeds <|endoftext|>."""
+        rows = []
+        for text in texts:
+            ids = self.tokenizer.encode(text) or [self.tokenizer.eot_id]
+            if len(ids) > self.context_window:
+                if truncate not in ("left", "right"):
+                    raise ContextLengthError(
+                        f"a text of {len(ids)} tokens exceeds the context window of {self.context_window} tokens",
+                        hint='Split the text, or pass truncate="left" (keep its end) or "right" (keep its start).')
+                ids = ids[-self.context_window:] if truncate == "left" else ids[:self.context_window]
+            rows.append(ids)
+        vectors: list[list[float]] = []
+        for start in range(0, len(rows), batch_size):
+            group = rows[start:start + batch_size]
+            width = max(len(r) for r in group)
+            x = torch.full((len(group), width), self.tokenizer.eot_id, dtype=torch.long)
+            mask = torch.zeros(len(group), width, 1)
+            for i, ids in enumerate(group):
+                x[i, :len(ids)] = torch.tensor(ids, dtype=torch.long)
+                mask[i, :len(ids)] = 1.0
+            hidden = self.model.hidden_states(x).float()
+            pooled = (hidden * mask).sum(1) / mask.sum(1)
+            vectors.extend(torch.nn.functional.normalize(pooled, dim=-1).tolist())
+        return vectors, sum(len(r) for r in rows)
+
     # --- generation ---------------------------------------------------------------------
 
     def generate(self, prompt: str | list[int], *, max_tokens: int | None = None, temperature: float = 1.0,

@@ -239,6 +239,16 @@ class GPT(nn.Module):
         absolute positions cache.length.. and the cache is extended by T positions.
         Targets equal to -1 are ignored in the loss (padding).
         """
+        logits = self.lm_head(self.hidden_states(idx, kv_cache))
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.view(-1, logits.size(-1)).float(), targets.reshape(-1),
+                                   ignore_index=-1)
+        return logits, loss
+
+    def hidden_states(self, idx: torch.Tensor, kv_cache: KVCache | None = None) -> torch.Tensor:
+        """idx (B, T) -> the final normalised hidden states (B, T, n_embd), before the
+        output projection (what embeddings are pooled from)."""
         _, t = idx.shape
         past = kv_cache.length if kv_cache is not None else 0
         if past + t > self.config.block_size:
@@ -251,9 +261,4 @@ class GPT(nn.Module):
             x = block(x, cos, sin, kv_cache, i)
         if kv_cache is not None:
             kv_cache.length += t
-        logits = self.lm_head(self.ln_f(x))
-        loss = None
-        if targets is not None:
-            loss = F.cross_entropy(logits.view(-1, logits.size(-1)).float(), targets.reshape(-1),
-                                   ignore_index=-1)
-        return logits, loss
+        return self.ln_f(x)

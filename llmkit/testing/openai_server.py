@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import socket
 import threading
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +41,7 @@ class Reply:
     sse: list[bytes] | None = None  # raw stream events ("data: ...\n\n"), sent as is
     drop_after: int | None = None  # stream: cut the connection after this many events
     delay: float = 0.0  # seconds before answering
+    embeddings: list[list[float]] | None = None  # /embeddings: these vectors instead of the default ones
 
 
 Responder = Callable[[str, dict[str, Any]], Reply]
@@ -144,7 +147,7 @@ def _make_handler(server: OpenAICompatibleServer) -> type[BaseHTTPRequestHandler
                 self._json(401, {"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}})
                 return
             path = self.path.split("?")[0].rstrip("/")
-            if not path.endswith(("/chat/completions", "/completions")):
+            if not path.endswith(("/chat/completions", "/completions", "/embeddings")):
                 self._json(404, {"error": {"message": f"no route {path}", "code": "not_found"}})
                 return
             reply = server.next_reply(path, body)
@@ -155,6 +158,8 @@ def _make_handler(server: OpenAICompatibleServer) -> type[BaseHTTPRequestHandler
             elif reply.status >= 400:
                 error = reply.error or {"message": f"scripted {reply.status}", "type": "server_error"}
                 self._json(reply.status, {"error": error}, reply.headers)
+            elif path.endswith("/embeddings"):
+                self._json(200, _embeddings(body, reply), reply.headers)
             elif body.get("stream"):
                 self._stream(path, body, reply)
             else:
@@ -222,6 +227,28 @@ def _completion(path: str, body: dict[str, Any], reply: Reply) -> dict[str, Any]
     usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
     return {"id": "cmpl-test", "object": obj, "created": int(time.time()), "model": model,
             "choices": choices, "usage": usage}  # fmt: skip
+
+
+def _embeddings(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    """Default vectors: hashed character trigrams, unit length, so that similar texts get
+    similar vectors (good enough to test code that ranks by similarity)."""
+    inputs = body.get("input", "")
+    texts = [inputs] if isinstance(inputs, str) else [str(t) for t in inputs]
+    size = int(body.get("dimensions") or 32)
+    vectors = reply.embeddings if reply.embeddings is not None else [_trigram_vector(t, size) for t in texts]
+    data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]
+    tokens = sum(_words(t) for t in texts)
+    return {"object": "list", "data": data, "model": body.get("model", "test-model"),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}  # fmt: skip
+
+
+def _trigram_vector(text: str, size: int) -> list[float]:
+    vector = [0.0] * size
+    padded = f"  {text.lower()} "
+    for i in range(len(padded) - 2):
+        vector[zlib.crc32(padded[i : i + 3].encode()) % size] += 1.0
+    norm = math.sqrt(sum(x * x for x in vector)) or 1.0
+    return [x / norm for x in vector]
 
 
 def _sse_events(path: str, body: dict[str, Any], reply: Reply) -> list[bytes]:

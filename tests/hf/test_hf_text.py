@@ -85,6 +85,23 @@ def test_logprobs_of_a_text_longer_than_the_window(tiny):
     assert tiny.logprobs("").tokens == []
 
 
+def test_embeddings_are_mean_pooled_hidden_states(tiny):
+    texts = ["The cat sat on the mat.", "Hi", "A longer sentence about dogs and logs."]
+    e = tiny.embed(texts)
+    backend = tiny.backend
+    tok, model = backend.tokenizer, backend.lm.model
+    assert len(e) == 3 and e.dimensions == model.config.hidden_size and e.served_model == backend.lm.name
+    for text, vector in zip(texts, e, strict=True):  # batched (right-padded) == a direct pass on the text alone
+        ids = [tok.bos_token_id] + tok(text, add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            hidden = model.model(input_ids=torch.tensor([ids])).last_hidden_state[0, 1:].float()
+        assert vector == pytest.approx(torch.nn.functional.normalize(hidden.mean(0), dim=0).tolist(), abs=1e-4)
+    assert e.usage.input_tokens == sum(len(tok(t, add_special_tokens=False)["input_ids"]) for t in texts)
+    with pytest.raises(ContextLengthError):
+        tiny.embed("The cat sat on the mat. " * 40)
+    assert len(tiny.embed("The cat sat on the mat. " * 40, truncate="right")[0]) == e.dimensions
+
+
 class _FakeGen:
     eos_ids = [-1]
 

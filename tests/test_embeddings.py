@@ -1,0 +1,112 @@
+"""client.embed: the OpenAI /embeddings endpoint (real loopback server and respx) and the
+bundled model's mean-pooled hidden states."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+
+import pytest
+
+import llmkit
+from llmkit.errors import (
+    ContextLengthError,
+    InvalidOptionError,
+    MalformedResponseError,
+    MissingCapabilityError,
+)
+from llmkit.testing.openai_server import Reply
+
+TEXTS = ["the cat sat on the mat", "the cat sat on a mat", "quarterly revenue grew by nine percent"]
+
+
+def unit(v):
+    return math.isclose(math.sqrt(sum(x * x for x in v)), 1.0, rel_tol=1e-5)
+
+
+def test_openai_embed_over_a_real_socket(server):
+    client = llmkit.Client("openai:text-embedding-3-small", base_url=server.base_url)
+    e = client.embed(TEXTS)
+    assert len(e) == 3 and e.dimensions == 32 and all(unit(v) for v in e)
+    assert e.model == "openai:text-embedding-3-small" and e.served_model == "text-embedding-3-small"
+    assert e.similarity(0, 1) > e.similarity(0, 2)
+    assert e.usage.input_tokens == sum(len(t.split()) for t in TEXTS) and not e.usage.estimated
+    assert e.usage.cost is None  # not api.openai.com: no list price applies
+    body = server.requests[-1]["body"]
+    assert server.requests[-1]["path"].endswith("/embeddings")
+    assert body["input"] == TEXTS and body["encoding_format"] == "float"
+
+    one = client.embed("the cat sat on the mat", dimensions=8)
+    assert len(one) == 1 and one.dimensions == 8 and server.requests[-1]["body"]["dimensions"] == 8
+    assert client.embed([]).vectors == []  # nothing to send: no request
+    assert len(server.requests) == 2
+
+
+def test_openai_embed_retries_and_async(server, no_sleep):
+    client = llmkit.Client("openai:emb", base_url=server.base_url)
+    server.script(Reply(status=503), Reply(embeddings=[[0.6, 0.8]]))
+    assert client.embed("x").vectors == [[0.6, 0.8]]
+    assert len(no_sleep) == 1
+
+    e = asyncio.run(client.aembed(TEXTS[:2]))
+    assert len(e) == 2 and e.model == "openai:emb"
+
+
+def test_openai_embed_malformed_reply(server):
+    client = llmkit.Client("openai:emb", base_url=server.base_url, max_retries=0)
+    server.script(Reply(embeddings=[[1.0, 0.0]]))  # one vector for two texts
+    with pytest.raises(MalformedResponseError, match="2 texts"):
+        client.embed(["a", "b"])
+    server.script(Reply(body=b'{"object": "list", "data": [{"index": 0, "embedding": "AAAA"}]}'))
+    with pytest.raises(MalformedResponseError):
+        client.embed("a")
+
+
+def test_openai_embed_price_on_the_official_api(api, openai_key):
+    payload = {"object": "list", "model": "text-embedding-3-small",
+               "data": [{"object": "embedding", "index": 0, "embedding": [0.0, 1.0]}],
+               "usage": {"prompt_tokens": 1_000_000, "total_tokens": 1_000_000}}  # fmt: skip
+    route = api.post("/embeddings").respond(200, json=payload)
+    e = llmkit.Client("openai:text-embedding-3-small").embed("hello")
+    assert e.usage.cost == pytest.approx(0.02)
+    assert json.loads(route.calls[0].request.content)["model"] == "text-embedding-3-small"
+
+
+def test_embed_options_and_capabilities(server):
+    client = llmkit.Client("openai:emb", base_url=server.base_url)
+    with pytest.raises(InvalidOptionError, match="temperature") as info:
+        client.embed("x", temperature=0)
+    assert "dimensions" in str(info.value)
+    with pytest.raises(InvalidOptionError):
+        client.embed([1, 2])  # type: ignore[list-item]
+    mock = llmkit.Client("mock", responses=["hi"])
+    assert not mock.capabilities.embeddings
+    with pytest.raises(MissingCapabilityError, match="embeddings"):
+        mock.embed("x")
+
+
+def test_mini_embeddings():
+    client = llmkit.Client("mini")
+    code = ["def add(a, b):\n    return a + b", "def plus(x, y):\n    return x + y", "import os\nos.listdir('.')"]
+    e = client.embed(code)
+    assert len(e) == 3 and e.dimensions == client.backend.engine.config.n_embd and all(unit(v) for v in e)
+    assert e.similarity(0, 1) > e.similarity(0, 2)
+    assert e.usage.input_tokens == sum(client.count_tokens(t) for t in code)
+    # batched with right padding == one at a time
+    for text, vector in zip(code, e, strict=True):
+        assert client.embed(text)[0] == pytest.approx(vector, abs=1e-5)
+    assert unit(client.embed("")[0])
+
+    long = "import os\n" * 200 + "x = 1\n" * 200
+    with pytest.raises(ContextLengthError, match="context window"):
+        client.embed(long)
+    end, start = client.embed(long, truncate="left")[0], client.embed(long, truncate="right")[0]
+    tail = client.embed("x = 1\n" * 40)[0]
+    assert llmkit.cosine(end, tail) > llmkit.cosine(start, tail)  # left keeps the end, right the start
+
+
+def test_cosine_helper():
+    assert llmkit.cosine([1.0, 0.0], [0.0, 2.0]) == 0.0
+    assert llmkit.cosine([1.0, 1.0], [2.0, 2.0]) == pytest.approx(1.0)
+    assert llmkit.cosine([0.0, 0.0], [1.0, 0.0]) == 0.0
