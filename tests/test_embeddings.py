@@ -80,10 +80,18 @@ def test_embed_options_and_capabilities(server):
     assert "dimensions" in str(info.value)
     with pytest.raises(InvalidOptionError):
         client.embed([1, 2])  # type: ignore[list-item]
-    mock = llmkit.Client("mock", responses=["hi"])
-    assert not mock.capabilities.embeddings
+    plain = llmkit.Client("mock", responses=["hi"], capabilities={"embeddings": False})
+    assert not plain.capabilities.embeddings
     with pytest.raises(MissingCapabilityError, match="embeddings"):
-        mock.embed("x")
+        plain.embed("x")
+
+
+def test_mock_embeddings_for_tests_of_your_own_code():
+    client = llmkit.Client("mock:echo")
+    e = client.embed(TEXTS, dimensions=16)
+    assert e.dimensions == 16 and all(unit(v) for v in e) and e.similarity(0, 1) > e.similarity(0, 2)
+    assert e.vectors == client.embed(TEXTS, dimensions=16).vectors  # deterministic
+    assert client.backend.calls[-1] == ("embed", TEXTS, {"dimensions": 16})
 
 
 def test_mini_embeddings():

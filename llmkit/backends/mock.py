@@ -7,7 +7,8 @@
 Each item of `responses` is used for one call, in order: a string, a Response, a
 ToolCall or list of ToolCalls, a dict of Response fields, or an exception to raise
 (an llmkit error class or instance, to script failures and retries). Streams split the
-text into word-sized chunks. Every call is recorded in `backend.calls`.
+text into word-sized chunks. `embed` returns hashed-trigram vectors (similar texts,
+similar vectors). Every call is recorded in `backend.calls`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 from ..errors import InvalidOptionError, LLMKitError
 from ..options import stop_list
-from ..types import Capabilities, Message, Response, StreamEvent, TokenCount, ToolCall, ToolCallDelta, Usage
+from ..types import Capabilities, Embeddings, Message, Response, StreamEvent, TokenCount, ToolCall, ToolCallDelta, Usage
 from .base import Backend
 
 _WORDS = re.compile(r"\S+\s*|\s+")
@@ -30,13 +31,14 @@ class MockBackend(Backend):
     provider = "mock"
     capabilities = Capabilities(
         chat=True, streaming=True, completion=True, tools=True, structured_output=True,
-        fill_in_the_middle=True, multiple_samples=True,
+        fill_in_the_middle=True, embeddings=True, multiple_samples=True,
     )  # fmt: skip
     options = frozenset(
         {"max_tokens", "temperature", "top_p", "top_k", "stop", "seed", "n", "tools",
          "tool_choice", "parallel_tool_calls", "response_format", "timeout"}
     )  # fmt: skip
     complete_options = frozenset({"max_tokens", "temperature", "top_p", "top_k", "stop", "seed", "n", "suffix"})
+    embed_options = frozenset({"dimensions"})
     settings = {
         "responses": "a list of scripted answers, or a function (messages, options) -> answer",
         "delay": "seconds to wait before each streamed chunk (to test cancellation)",
@@ -128,6 +130,16 @@ class MockBackend(Backend):
             yield StreamEvent(tool_calls=[ToolCallDelta(i, None, None, args[half:])])
         yield StreamEvent(finish_reason=response.finish_reason or "stop")
         yield StreamEvent(usage=response.usage)
+
+    def embed(self, texts: list[str], options: dict[str, Any]) -> Embeddings:
+        """Hashed character trigrams (llmkit.testing.fake_embeddings): not scripted, but
+        deterministic, and similar texts get similar vectors."""
+        from ..testing.fake_embeddings import trigram_vector
+
+        self.calls.append(("embed", list(texts), dict(options)))
+        size = options.get("dimensions", 32)
+        return Embeddings([trigram_vector(t, size) for t in texts], served_model="mock",
+                          usage=Usage(sum(_count(t) for t in texts), 0, estimated=True))  # fmt: skip
 
     def count_tokens(self, content: str | list[Message]) -> TokenCount:
         text = content if isinstance(content, str) else "\n".join(m.text for m in content)

@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import socket
 import threading
 import time
-import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from .fake_embeddings import trigram_vector
 
 
 @dataclass
@@ -235,20 +235,11 @@ def _embeddings(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
     inputs = body.get("input", "")
     texts = [inputs] if isinstance(inputs, str) else [str(t) for t in inputs]
     size = int(body.get("dimensions") or 32)
-    vectors = reply.embeddings if reply.embeddings is not None else [_trigram_vector(t, size) for t in texts]
+    vectors = reply.embeddings if reply.embeddings is not None else [trigram_vector(t, size) for t in texts]
     data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]
     tokens = sum(_words(t) for t in texts)
     return {"object": "list", "data": data, "model": body.get("model", "test-model"),
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}  # fmt: skip
-
-
-def _trigram_vector(text: str, size: int) -> list[float]:
-    vector = [0.0] * size
-    padded = f"  {text.lower()} "
-    for i in range(len(padded) - 2):
-        vector[zlib.crc32(padded[i : i + 3].encode()) % size] += 1.0
-    norm = math.sqrt(sum(x * x for x in vector)) or 1.0
-    return [x / norm for x in vector]
 
 
 def _sse_events(path: str, body: dict[str, Any], reply: Reply) -> list[bytes]:
