@@ -135,6 +135,23 @@ def test_slash_commands_save_attach_and_suggest(tmp_path):
     assert data["system"] == "Be brief." and data["turns"][0]["assistant"].startswith("summarise")
 
 
+def test_tab_completes_commands_and_model_names(isolated_home):
+    isolated_home.mkdir(parents=True, exist_ok=True)
+    (isolated_home / "config.toml").write_text('[aliases]\nfastest = "mock:echo"\n')
+    child = spawn_chat("-m", "mock:echo")
+    def tab(text):  # completions are computed off the input thread: let each land before typing on
+        child.send(text + "\t")
+        time.sleep(0.5)
+
+    tab("/mod")  # the command
+    tab(" openai:gpt-4o-m")  # one candidate: completed in place
+    out = say(child, "")
+    assert "openai:gpt-4o-mini" in out.split("\n", 1)[-1] and "OPENAI_API_KEY" in out  # no key here
+    tab("/model fast")  # an alias from the config file
+    assert "now talking to mock:echo" in say(child, "")
+    quit_chat(child)
+
+
 def test_continue_after_sigkill_mid_turn_keeps_the_previous_turns():
     child = spawn_chat("-m", "mock:echo", "-o", "delay", "0.3")
     child.send("first question\r")

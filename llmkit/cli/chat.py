@@ -17,6 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from llmkit import registry
     from llmkit.cli.ask import client_kwargs, open_history, resume
+    from llmkit.cli.models import model_candidates
     from llmkit.errors import LLMKitError
     from llmkit.repl.app import ChatApp, describe_resume
     from llmkit.repl.commands import ALIASES, COMMANDS
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
                           history=None if args.no_log else history, client_kwargs=kwargs)  # fmt: skip
     if args.system and cid and session.history is not None:
         session.set_system(args.system)
-    reader = make_reader([*COMMANDS, *ALIASES])
+    reader = make_reader([*COMMANDS, *ALIASES], models=model_candidates)
     resumed = describe_resume(cid, turns, conversation) if cid else None
     return ChatApp(session, reader, out, reason).run(resumed=resumed)
 

@@ -72,3 +72,17 @@ def local_models() -> list[dict[str, str]]:
                 {"id": f"hf:{repo}", "provider": "hf", "path": str(hub_dir / name), "note": "Hugging Face cache"}
             )
     return out
+
+
+def model_candidates() -> list[str]:
+    """Model ids worth offering when a user types a model name (Tab after /model):
+    aliases, the bundled and locally cached models, the OpenAI models llmkit knows,
+    and every other provider as "name:"."""
+    from llmkit import config, registry, tokens
+
+    cfg = config.load()
+    ids = sorted(cfg.aliases)
+    ids += [m["id"] for m in local_models()]
+    ids += [f"openai:{name}" for name in sorted(tokens._table())]
+    ids += [f"{name}:" for name in sorted(registry.providers()) if name not in ("mini",)]
+    return list(dict.fromkeys(ids))  # in order, once each

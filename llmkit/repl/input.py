@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 MULTILINE_FENCE = '"""'
@@ -25,10 +25,13 @@ def history_path() -> Path:
     return home() / "chat_history"
 
 
-def make_reader(commands: Iterable[str] = ()) -> PlainReader | TerminalReader:
+def make_reader(
+    commands: Iterable[str] = (), models: Callable[[], list[str]] | None = None
+) -> PlainReader | TerminalReader:
+    """`models` gives the ids Tab offers after /model (called on the first Tab, not before)."""
     if sys.stdin.isatty() and sys.stdout.isatty() and os.environ.get("TERM") != "dumb":
         try:
-            return TerminalReader(list(commands))
+            return TerminalReader(list(commands), models)
         except ImportError:
             pass
     return PlainReader()
@@ -52,7 +55,7 @@ class PlainReader:
 class TerminalReader:
     multiline_keys = True
 
-    def __init__(self, commands: list[str]) -> None:
+    def __init__(self, commands: list[str], models: Callable[[], list[str]] | None = None) -> None:
         from prompt_toolkit import PromptSession
         from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
         from prompt_toolkit.history import FileHistory
@@ -72,7 +75,7 @@ class TerminalReader:
             history=FileHistory(str(path)),
             key_bindings=bindings,
             auto_suggest=AutoSuggestFromHistory(),
-            completer=_completer(commands),
+            completer=completer(commands, models),
             complete_while_typing=False,
             prompt_continuation=lambda width, line_number, soft_wrap: "." * (width - 1) + " ",
         )
@@ -81,12 +84,14 @@ class TerminalReader:
         return self.session.prompt(prompt, default=default)
 
 
-def _completer(commands: list[str]):
+def completer(commands: list[str], models: Callable[[], list[str]] | None = None):
+    """Tab: slash commands, file names after /attach /save /load, model ids after /model."""
     from prompt_toolkit.completion import Completer, Completion, PathCompleter
     from prompt_toolkit.document import Document
 
     paths = PathCompleter(expanduser=True)
     with_files = ("/attach ", "/save ", "/load ")
+    model_ids: list[str] = []
 
     class SlashCompleter(Completer):
         def get_completions(self, document, complete_event):
@@ -97,6 +102,14 @@ def _completer(commands: list[str]):
                 for name in commands:
                     if name.startswith(text):
                         yield Completion(name, start_position=-len(text))
+                return
+            if text.startswith("/model ") and models is not None:
+                word = text[len("/model ") :].lstrip()
+                if not model_ids:
+                    model_ids.extend(models())
+                for name in model_ids:
+                    if name.startswith(word):
+                        yield Completion(name, start_position=-len(word))
                 return
             for prefix in with_files:
                 if text.startswith(prefix):
