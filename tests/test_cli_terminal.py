@@ -41,6 +41,19 @@ def strip_ansi(text):
     return re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]|\x1b[=>]|\r", "", text)
 
 
+def ctrl_c_during_reply(child):
+    """Ctrl-C once the reply is streaming. The terminal must be back in cooked mode (ISIG
+    on) first: a Ctrl-C typed while prompt_toolkit still holds raw mode is a character
+    for the next prompt, not a signal, as it would be for a user typing ahead."""
+    import termios
+
+    deadline = time.monotonic() + 10
+    while not termios.tcgetattr(child.child_fd)[3] & termios.ISIG:
+        assert time.monotonic() < deadline, "the terminal never left raw mode"
+        time.sleep(0.01)
+    child.sendintr()
+
+
 def quit_chat(child):
     child.sendeof()
     child.expect(pexpect.EOF)
@@ -74,10 +87,11 @@ def test_a_turn_streams_as_markdown_and_model_switch_keeps_the_conversation(serv
 
 def test_ctrl_c_mid_reply_stops_it_and_keeps_the_session():
     child = spawn_chat("-m", "mock:echo", "-o", "delay", "0.3")
-    child.send("one two three four five six seven eight nine ten\r")
+    child.send("**one** two three four five six seven eight nine ten\r")
     child.expect(SENT)
+    child.expect(r"\x1b\[1mone")  # the reply, rendered bold: never the echo of the typed line
     child.expect("two")
-    child.sendintr()
+    ctrl_c_during_reply(child)
     child.expect("interrupted: the partial reply is kept")
     child.expect(PROMPT)
     out = say(child, "/history")
@@ -90,7 +104,7 @@ def test_ctrl_c_mid_reply_stops_it_and_keeps_the_session():
     child.expect(PROMPT)
     quit_chat(child)
     (cid, turn), *_ = History().find_turns(query="one two")
-    assert turn.interrupted and turn.reply.text.startswith("one two") and "ten" not in turn.reply.text
+    assert turn.interrupted and turn.reply.text.startswith("**one** two") and "ten" not in turn.reply.text
 
 
 def test_ctrl_c_at_the_prompt_clears_the_line_and_ctrl_d_exits():
