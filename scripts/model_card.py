@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--max-bytes", type=int, default=200_000, help="held-out bytes to score")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--command", default="", help="the exact training command, for the record")
+    parser.add_argument("--note", default="", help="how this run differed from the command (legs, resumes)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -79,7 +80,7 @@ Python text, and is shipped so that llmkit works with no key and no network.
 ({meta.get("corpus", {}).get("bytes", 0) / 1e6:.1f} MB), without test suites, site-packages and \
 generated tables (encodings/cp*.py and the like: see `llmkit/mini/stdlib_corpus.py`); 10% of the \
 files held out for validation (whole files, seed {settings.get("seed", 0)}).
-- Training: {meta.get("step", "?")} steps, {meta.get("tokens_seen", 0):,} tokens, \
+{f"- {args.note}" + chr(10) if args.note else ""}- Training: {meta.get("step", "?")} steps, {meta.get("tokens_seen", 0):,} tokens, \
 AdamW (weight decay on matrices only), warmup + cosine, FIM rate {settings.get("fim_rate", "?")}, \
 on {settings.get("hardware", "a 2-core CPU, no GPU")}, torch {meta.get("torch", torch.__version__)}.
 - Settings: `{json.dumps(settings, sort_keys=True)}`

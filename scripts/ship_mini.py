@@ -20,6 +20,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--command", default="", help="the training command, recorded in the model card")
+    parser.add_argument("--note", default="", help="how the run differed from the command, for the card")
     args = parser.parse_args()
     ckpt = load_checkpoint(args.checkpoint)
     save_checkpoint(WEIGHTS, ckpt.model, ckpt.tokenizer, metadata=ckpt.metadata, dtype="bfloat16")
@@ -27,7 +28,7 @@ def main() -> None:
         path.chmod(0o644)
     WEIGHTS.chmod(0o755)
     subprocess.run([sys.executable, str(Path(__file__).with_name("model_card.py")), str(WEIGHTS),
-                    "--command", args.command], check=True)  # fmt: skip
+                    "--command", args.command, "--note", args.note], check=True)  # fmt: skip
 
 
 if __name__ == "__main__":
