@@ -55,7 +55,7 @@ class Client:
         cls = registry.backend_class(resolved)
         settings = {k: v for k, v in kwargs.items() if k in cls.settings}
         defaults = {k: v for k, v in kwargs.items() if k not in cls.settings}
-        allowed = cls.options | cls.complete_options
+        allowed = cls.options | cls.complete_options | cls.embed_options
         for name in defaults:
             if name not in allowed:
                 both = sorted(set(cls.settings) | allowed)
@@ -165,17 +165,20 @@ class Client:
         return self.backend.logprobs(text)
 
     def embed(self, texts: str | Iterable[str], **options: Any) -> Embeddings:
-        """Embedding vectors of one text or several (one request), in order.
+        """Embedding vectors of one text or several, in order.
 
-        Retried and falling back like chat; `dimensions=` shortens OpenAI's vectors."""
+        Retried like chat, but never answered by a fallback model (its vectors would not
+        compare with the primary's); `dimensions=` shortens OpenAI's vectors."""
         batch = _texts(texts)
-        if not batch:
+        if not batch:  # nothing to send, but a mistake is still a mistake
+            self._prepare(self.backend, "embed", batch, options)
             return Embeddings([], model=self.model)
         return self._run("embed", batch, options, lambda b, o: b.embed(batch, o))
 
     async def aembed(self, texts: str | Iterable[str], **options: Any) -> Embeddings:
         batch = _texts(texts)
         if not batch:
+            self._prepare(self.backend, "embed", batch, options)
             return Embeddings([], model=self.model)
         for attempt in self._attempts("embed", batch, options):
             try:
@@ -204,36 +207,44 @@ class Client:
 
     def _prepare(self, backend: Backend, kind: str, payload: Any, options: dict) -> dict:
         """Validate options, check capabilities and the context window."""
-        merged = {**self.defaults, **options} if self.defaults else options
+        merged = options
+        if self.defaults:  # defaults apply to the calls that take them (temperature is no embed option)
+            primary = _allowed(self.backend, kind)
+            merged = {**{k: v for k, v in self.defaults.items() if k in primary}, **options}
         for name, capability in _NEEDS.items():  # "cannot do tools" says more than "unknown option"
             if merged.get(name) is not None:
                 self._require(backend, capability)
-        allowed = {"complete": backend.complete_options, "embed": backend.embed_options}.get(
-            kind.split("_")[0], backend.options
-        )
-        opts = validate(merged, allowed, f"{backend.model_id} {kind}()")
+        opts = validate(merged, _allowed(backend, kind), f"{backend.model_id} {kind}()")
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s options=%s", kind, backend.model_id, sorted(opts))
         self._require(backend, _CAPABILITY_OF[kind])
         if opts.get("n", 1) > 1:
             self._require(backend, "multiple_samples")
-        if opts.get("truncate") is None:  # with truncation the backend makes it fit
-            for item in payload if kind.endswith("_batch") or kind == "embed" else [payload]:
-                backend.check_context(item, opts)
+        if opts.get("truncate") is None:  # a backend that takes `truncate` makes the text fit
+            try:
+                for item in payload if kind.endswith("_batch") or kind == "embed" else [payload]:
+                    backend.check_context(item, opts)
+            except ContextLengthError as exc:
+                if kind == "embed":
+                    fix = ' or pass truncate="left" (keep its end) or "right" (keep its start)'
+                    exc.hint = "Split the text" + (fix if "truncate" in backend.embed_options else "") + "."
+                    exc.args = (exc._render(),)
+                raise
         return opts
 
     def _candidates(
         self, kind: str, payload: Any, options: dict, errors: list[LLMKitError]
     ) -> Iterator[tuple[int, Backend, dict]]:
-        """The primary, then each fallback whose set-up and options work out."""
-        for i in range(len(self._ids)):
+        """The primary, then each fallback whose set-up and options work out. Embeddings
+        never fall back: vectors of another model live in another space."""
+        for i in range(1 if kind == "embed" else len(self._ids)):
             try:
                 backend = self._backend(i)
                 opts = self._prepare(backend, kind, payload, options)
             except LLMKitError as exc:
                 if i == 0 and not isinstance(exc, ContextLengthError):
                     raise  # the caller's own mistake: say so, do not hide it behind fallbacks
-                self._give_up_or_fall_back(exc, i, errors, setup=True)
+                self._give_up_or_fall_back(exc, i, errors, setup=True, last=kind == "embed")
                 continue
             yield i, backend, opts
 
@@ -245,7 +256,7 @@ class Client:
         """
         errors: list[LLMKitError] = []
         for i, backend, opts in self._candidates(kind, payload, options, errors):
-            attempt = _Attempt(self, i, backend, opts, errors)
+            attempt = _Attempt(self, i, backend, opts, errors, last=kind == "embed")
             while True:
                 yield attempt
                 if not attempt.retry_next:
@@ -254,10 +265,10 @@ class Client:
         raise errors[-1]
 
     def _give_up_or_fall_back(
-        self, exc: LLMKitError, i: int, errors: list[LLMKitError], setup: bool = False
+        self, exc: LLMKitError, i: int, errors: list[LLMKitError], setup: bool = False, last: bool = False
     ) -> None:
         errors.append(exc)
-        last = i == len(self._ids) - 1
+        last = last or i == len(self._ids) - 1
         movable = setup or exc.retryable or isinstance(exc, ContextLengthError)
         if last or not movable:
             if len(errors) > 1:
@@ -331,10 +342,12 @@ class Client:
 class _Attempt:
     """One try of a request on one backend; `failed` decides what comes next."""
 
-    __slots__ = ("client", "index", "backend", "opts", "errors", "number", "retry_next")
+    __slots__ = ("client", "index", "backend", "opts", "errors", "number", "retry_next", "last")
 
-    def __init__(self, client: Client, index: int, backend: Backend, opts: dict, errors: list[LLMKitError]) -> None:
+    def __init__(self, client: Client, index: int, backend: Backend, opts: dict, errors: list[LLMKitError],
+                 last: bool = False) -> None:  # fmt: skip
         self.client, self.index, self.backend, self.opts, self.errors = client, index, backend, opts, errors
+        self.last = last  # no model after this one, whatever the fallbacks
         self.number = 0  # retries so far on this backend
         self.retry_next = False
 
@@ -346,8 +359,15 @@ class _Attempt:
             delay = policy.delay(exc, self.number)
             log.info("%s: %s, retry %d in %.2fs", self.backend.model_id, type(exc).__name__, self.number + 1, delay)
             return delay
-        self.client._give_up_or_fall_back(exc, self.index, self.errors)
+        self.client._give_up_or_fall_back(exc, self.index, self.errors, last=self.last)
         return None
+
+
+def _allowed(backend: Backend, kind: str) -> frozenset[str]:
+    """The options a backend takes for this kind of call."""
+    if kind.startswith("complete"):
+        return backend.complete_options
+    return backend.embed_options if kind == "embed" else backend.options
 
 
 def _texts(texts: str | Iterable[str]) -> list[str]:

@@ -10,11 +10,13 @@ import math
 import pytest
 
 import llmkit
+from llmkit.backends import openai as openai_backend
 from llmkit.errors import (
     ContextLengthError,
     InvalidOptionError,
     MalformedResponseError,
     MissingCapabilityError,
+    ServerError,
 )
 from llmkit.testing.openai_server import Reply
 
@@ -118,3 +120,50 @@ def test_cosine_helper():
     assert llmkit.cosine([1.0, 0.0], [0.0, 2.0]) == 0.0
     assert llmkit.cosine([1.0, 1.0], [2.0, 2.0]) == pytest.approx(1.0)
     assert llmkit.cosine([0.0, 0.0], [1.0, 0.0]) == 0.0
+
+
+def test_client_defaults_apply_to_the_calls_that_take_them(server):
+    client = llmkit.Client("openai:emb", base_url=server.base_url, temperature=0, dimensions=8)
+    assert client.embed("x").dimensions == 8 and "temperature" not in server.requests[-1]["body"]
+    client.chat("hi")
+    assert server.requests[-1]["body"]["temperature"] == 0 and "dimensions" not in server.requests[-1]["body"]
+    assert llmkit.Client("mini", temperature=0).embed("x = 1").dimensions == 256
+    with pytest.raises(InvalidOptionError, match="bogus"):
+        client.embed([], bogus=1)  # nothing to send, still checked
+
+
+def test_embeddings_never_fall_back_to_another_vector_space(server, no_sleep):
+    client = llmkit.Client("openai:emb", base_url=server.base_url, fallbacks=["mock:echo"], max_retries=1)
+    server.script(Reply(status=503), Reply(status=503))
+    with pytest.raises(ServerError):
+        client.embed("x")
+    assert len(no_sleep) == 1  # retried once, then no fallback
+    assert client.chat("hi").text == "Echo: hi"  # chat still falls back as configured
+
+
+def test_long_lists_are_split_into_requests_within_the_limits(server, monkeypatch):
+    monkeypatch.setattr(openai_backend, "EMBED_MAX_INPUTS", 2)
+    client = llmkit.Client("openai:emb", base_url=server.base_url)
+    texts = [f"text number {i}" for i in range(5)]
+    e = client.embed(texts)
+    assert [r["body"]["input"] for r in server.requests] == [texts[:2], texts[2:4], texts[4:]]
+    assert e.vectors == [client.embed(t)[0] for t in texts]  # in order
+    assert e.usage.input_tokens == 15
+
+    monkeypatch.setattr(openai_backend, "EMBED_MAX_BYTES", 20)
+    server.requests.clear()
+    client.embed(["a" * 15, "b" * 15, "c"])
+    assert [len(r["body"]["input"]) for r in server.requests] == [1, 2]
+
+
+def test_the_official_api_is_not_sent_empty_strings(api, openai_key):
+    route = api.post("/embeddings").respond(200, json={})
+    with pytest.raises(InvalidOptionError, match="text #1 is empty"):
+        llmkit.Client("openai:text-embedding-3-small").embed(["fine", ""])
+    assert not route.called
+
+
+def test_mini_overflow_hint_names_truncate():
+    with pytest.raises(ContextLengthError) as info:
+        llmkit.Client("mini").embed("x = 1\n" * 400)
+    assert 'truncate="left"' in info.value.hint and "max_tokens" not in info.value.hint

@@ -162,7 +162,8 @@ class HFBackend(Backend):
         from .hf_scoring import embed
 
         vectors, read = embed(self.lm.model, self.tokenizer, texts, self.lm.device, self._window, self.lm.lock,
-                              truncate=options.get("truncate"), batch_size=self.batch_size)  # fmt: skip
+                              truncate=options.get("truncate"), batch_size=self.batch_size,
+                              model_id=self.model_id)  # fmt: skip
         return Embeddings(vectors, served_model=self.lm.name, usage=Usage(read, 0))
 
     def count_tokens(self, content: str | list[Message]) -> TokenCount:

@@ -285,6 +285,7 @@ def file_hash(file: Path) -> str:
         while chunk := f.read(1 << 22):
             h.update(chunk)
     _hashes[key] = digest = h.hexdigest()
+    index = {path: entry for path, entry in index.items() if os.path.exists(path)}  # forget deleted files
     index[key[0]] = [*key[1:], digest]
     with contextlib.suppress(OSError):  # a read-only cache only costs the next run a re-hash
         _write_json_atomically(index_file, index)

@@ -52,40 +52,61 @@ def score(model: Any, tokenizer: Any, text: str, device: torch.device, window: i
 
 
 def embed(model: Any, tokenizer: Any, texts: list[str], device: torch.device, window: int | None, lock: Any,
-          truncate: str | None = None, batch_size: int = 8) -> tuple[list[list[float]], int]:  # fmt: skip
+          truncate: str | None = None, batch_size: int = 8, model_id: str = "") -> tuple[list[list[float]], int]:  # fmt: skip
     """(one unit-length vector per text, tokens read): the mean of the base model's last
-    hidden states over the text's tokens. The text is conditioned on BOS (as in `score`),
-    which is left out of the mean: a causal model's first position carries huge
-    activations that would drown every text in the same vector."""
-    cond = tokenizer.bos_token_id
-    room = (window or MAX_WINDOW) - (cond is not None)
+    hidden states over the text's tokens. Each text is conditioned on BOS (else EOS), as
+    in `score`, which is left out of the mean: a causal model's first position carries
+    huge activations that would pull every text towards the same vector."""
+    cond = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    room = (window or 1 << 30) - (cond is not None)
     rows = []
     for text in texts:
-        ids = tokenizer(text, add_special_tokens=False)["input_ids"] or [tokenizer.eos_token_id or 0]
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        if not ids and cond is None:
+            ids = [tokenizer.eos_token_id or 0]  # nothing at all to pool over otherwise
         if len(ids) > room:
             if truncate not in ("left", "right"):
                 raise ContextLengthError(
-                    f"a text of {len(ids)} tokens exceeds the {room} tokens the model can embed at once",
+                    f"a text of {len(ids)} tokens exceeds the {room} tokens {model_id or 'the model'} can embed "
+                    "at once (its window, less the token the text is conditioned on)",
                     hint='Split the text, or pass truncate="left" (keep its end) or "right" (keep its start).',
+                    model=model_id or None,
                 )
             ids = ids[-room:] if truncate == "left" else ids[:room]
-        rows.append(ids)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
+        rows.append(([cond] if cond is not None else []) + ids)
     skip = 1 if cond is not None else 0
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
     base = model.base_model  # the transformer without its LM head: last_hidden_state is normalised
-    vectors: list[list[float]] = []
+    vectors: list[list[float] | None] = [None] * len(rows)
     with lock, torch.inference_mode():
-        for start in range(0, len(rows), batch_size):
-            group = [([cond] if cond is not None else []) + ids for ids in rows[start : start + batch_size]]
-            width = max(len(g) for g in group)
+        for group in _groups(rows, batch_size):
+            width = max(len(rows[i]) for i in group)
             x = torch.full((len(group), width), pad, dtype=torch.long)
             attend = torch.zeros(len(group), width, dtype=torch.long)
-            for i, seq in enumerate(group):  # right padding: causal attention never looks ahead
-                x[i, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-                attend[i, : len(seq)] = 1
+            for row, i in enumerate(group):  # right padding: causal attention never looks ahead
+                x[row, : len(rows[i])] = torch.tensor(rows[i], dtype=torch.long)
+                attend[row, : len(rows[i])] = 1
             hidden = base(input_ids=x.to(device), attention_mask=attend.to(device)).last_hidden_state.float().cpu()
-            pool = attend.clone().float()
+            pool = attend.float()
             pool[:, :skip] = 0.0
+            pool[pool.sum(1) == 0, 0] = 1.0  # an empty text: the conditioning token's state
             pooled = (hidden * pool[..., None]).sum(1) / pool.sum(1, keepdim=True)
-            vectors.extend(torch.nn.functional.normalize(pooled, dim=-1).tolist())
-    return vectors, sum(len(r) for r in rows)
+            for row, vector in zip(group, torch.nn.functional.normalize(pooled, dim=-1).tolist(), strict=True):
+                vectors[row] = vector
+    return vectors, sum(len(r) - skip for r in rows)  # type: ignore[return-value]
+
+
+TOKEN_BUDGET = 8192  # tokens per forward pass when embedding: bounds memory for long texts
+
+
+def _groups(rows: list[list[int]], batch_size: int) -> list[list[int]]:
+    """Indices of `rows` in batches of similar length (little padding), each within
+    batch_size texts and TOKEN_BUDGET padded tokens (a longer text goes alone)."""
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
+    groups: list[list[int]] = []
+    for i in order:
+        if groups and len(groups[-1]) < batch_size and len(rows[i]) * (len(groups[-1]) + 1) <= TOKEN_BUDGET:
+            groups[-1].append(i)  # sorted: rows[i] is the longest in the group so far
+        else:
+            groups.append([i])
+    return groups

@@ -33,6 +33,8 @@ from .openai_errors import map_error
 
 OFFICIAL_HOST = "api.openai.com"
 _REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+EMBED_MAX_INPUTS = 2048  # OpenAI's limits per /embeddings request
+EMBED_MAX_BYTES = 300_000  # its token limit is 300k; a token is at least one byte
 _clients: dict[tuple, Any] = {}
 _async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
@@ -337,18 +339,43 @@ class OpenAIBackend(Backend):
         )
 
     def embed(self, texts: list[str], options: dict[str, Any]) -> Embeddings:
-        try:
-            result = self.sdk.embeddings.create(**self._embed_params(texts, options))
-        except Exception as exc:
-            raise map_error(exc, self.model_id, self.base_url) from None
-        return self._to_embeddings(result, texts)
+        parts = []
+        for chunk in self._embed_chunks(texts):
+            try:
+                result = self.sdk.embeddings.create(**self._embed_params(chunk, options))
+            except Exception as exc:
+                raise map_error(exc, self.model_id, self.base_url) from None
+            parts.append(self._to_embeddings(result, chunk))
+        return _joined(parts)
 
     async def aembed(self, texts: list[str], options: dict[str, Any]) -> Embeddings:
-        try:
-            result = await self.async_sdk.embeddings.create(**self._embed_params(texts, options))
-        except Exception as exc:
-            raise map_error(exc, self.model_id, self.base_url) from None
-        return self._to_embeddings(result, texts)
+        parts = []
+        for chunk in self._embed_chunks(texts):
+            try:
+                result = await self.async_sdk.embeddings.create(**self._embed_params(chunk, options))
+            except Exception as exc:
+                raise map_error(exc, self.model_id, self.base_url) from None
+            parts.append(self._to_embeddings(result, chunk))
+        return _joined(parts)
+
+    def _embed_chunks(self, texts: list[str]) -> Iterator[list[str]]:
+        """Requests within OpenAI's limits (2048 inputs, 300k tokens: bytes bound tokens)."""
+        if self.official and "" in texts:
+            raise E.InvalidOptionError(
+                f"text #{texts.index('')} is empty, and OpenAI's /embeddings refuses empty strings",
+                hint="Leave empty texts out (or embed a single space in their place).",
+            )
+        chunk: list[str] = []
+        size = 0
+        for text in texts:
+            n = len(text.encode("utf-8"))
+            if chunk and (len(chunk) == EMBED_MAX_INPUTS or size + n > EMBED_MAX_BYTES):
+                yield chunk
+                chunk, size = [], 0
+            chunk.append(text)
+            size += n
+        if chunk:
+            yield chunk
 
     def _embed_params(self, texts: list[str], options: dict[str, Any]) -> dict[str, Any]:
         # floats, not the SDK's default base64: every compatible server speaks floats
@@ -394,6 +421,17 @@ class OpenAIBackend(Backend):
 
     def context_window(self) -> int | None:
         return self._window or tokens.context_window(self.model)
+
+
+def _joined(parts: list[Embeddings]) -> Embeddings:
+    """The embeddings of several requests as one answer, usage added up."""
+    if len(parts) == 1:
+        return parts[0]
+    usage = Usage(sum(p.usage.input_tokens for p in parts), 0, estimated=any(p.usage.estimated for p in parts))
+    costs = [p.usage.cost for p in parts]
+    usage.cost = None if None in costs else sum(costs)  # type: ignore[arg-type]
+    vectors = [v for p in parts for v in p.vectors]
+    return Embeddings(vectors, served_model=parts[0].served_model, usage=usage)
 
 
 def _json_text(arguments: Any, empty: str = "{}") -> str:

@@ -76,13 +76,13 @@ def local_models() -> list[dict[str, str]]:
 
 def model_candidates() -> list[str]:
     """Model ids worth offering when a user types a model name (Tab after /model):
-    aliases, the bundled and locally cached models, the OpenAI models llmkit knows,
+    aliases, the bundled and locally cached models, the OpenAI chat models llmkit knows,
     and every other provider as "name:"."""
     from llmkit import config, registry, tokens
 
     cfg = config.load()
     ids = sorted(cfg.aliases)
     ids += [m["id"] for m in local_models()]
-    ids += [f"openai:{name}" for name in sorted(tokens._table())]
+    ids += [f"openai:{name}" for name, info in sorted(tokens._table().items()) if info.get("max_output")]
     ids += [f"{name}:" for name in sorted(registry.providers()) if name not in ("mini",)]
     return list(dict.fromkeys(ids))  # in order, once each

@@ -182,31 +182,35 @@ class MiniEngine:
     def embed(self, texts: list[str], *, truncate: Literal["left", "right"] | None = None,
               batch_size: int = 16) -> tuple[list[list[float]], int]:
         """(one unit-length vector per text, tokens read): the mean of the final hidden
-        states over the text's tokens. Right padding is exact here: attention is causal,
-        so no real token sees the padding. An empty text embeds <|endoftext|>."""
+        states over the text's tokens, each text conditioned on <|endoftext|> as in
+        training (left out of the mean; an empty text gets its state). Right padding is
+        exact here: attention is causal, so no real token sees the padding."""
+        eot = self.tokenizer.eot_id
         rows = []
         for text in texts:
-            ids = self.tokenizer.encode(text) or [self.tokenizer.eot_id]
+            ids = self.tokenizer.encode(text)
             if len(ids) > self.context_window:
                 if truncate not in ("left", "right"):
                     raise ContextLengthError(
                         f"a text of {len(ids)} tokens exceeds the context window of {self.context_window} tokens",
                         hint='Split the text, or pass truncate="left" (keep its end) or "right" (keep its start).')
                 ids = ids[-self.context_window:] if truncate == "left" else ids[:self.context_window]
-            rows.append(ids)
+            rows.append([eot, *ids])
         vectors: list[list[float]] = []
         for start in range(0, len(rows), batch_size):
             group = rows[start:start + batch_size]
             width = max(len(r) for r in group)
-            x = torch.full((len(group), width), self.tokenizer.eot_id, dtype=torch.long)
-            mask = torch.zeros(len(group), width, 1)
+            x = torch.full((len(group), width), eot, dtype=torch.long)
+            pool = torch.zeros(len(group), width, 1)
             for i, ids in enumerate(group):
                 x[i, :len(ids)] = torch.tensor(ids, dtype=torch.long)
-                mask[i, :len(ids)] = 1.0
+                pool[i, 1:len(ids)] = 1.0
+                if len(ids) == 1:
+                    pool[i, 0] = 1.0
             hidden = self.model.hidden_states(x).float()
-            pooled = (hidden * mask).sum(1) / mask.sum(1)
+            pooled = (hidden * pool).sum(1) / pool.sum(1)
             vectors.extend(torch.nn.functional.normalize(pooled, dim=-1).tolist())
-        return vectors, sum(len(r) for r in rows)
+        return vectors, sum(len(r) - 1 for r in rows)
 
     # --- generation ---------------------------------------------------------------------
 

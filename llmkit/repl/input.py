@@ -92,6 +92,7 @@ def completer(commands: list[str], models: Callable[[], list[str]] | None = None
     paths = PathCompleter(expanduser=True)
     with_files = ("/attach ", "/save ", "/load ")
     model_ids: list[str] = []
+    looked_up = False
 
     class SlashCompleter(Completer):
         def get_completions(self, document, complete_event):
@@ -105,8 +106,13 @@ def completer(commands: list[str], models: Callable[[], list[str]] | None = None
                 return
             if text.startswith("/model ") and models is not None:
                 word = text[len("/model ") :].lstrip()
-                if not model_ids:
-                    model_ids.extend(models())
+                nonlocal looked_up
+                if not looked_up:
+                    looked_up = True
+                    try:
+                        model_ids.extend(models())
+                    except Exception:  # a broken config or plugin: no suggestions, no crash at the prompt
+                        pass
                 for name in model_ids:
                     if name.startswith(word):
                         yield Completion(name, start_position=-len(word))

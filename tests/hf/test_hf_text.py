@@ -100,6 +100,13 @@ def test_embeddings_are_mean_pooled_hidden_states(tiny):
     with pytest.raises(ContextLengthError):
         tiny.embed("The cat sat on the mat. " * 40)
     assert len(tiny.embed("The cat sat on the mat. " * 40, truncate="right")[0]) == e.dimensions
+    empty = tiny.embed("")[0]  # the state of BOS alone: still a unit vector
+    assert sum(x * x for x in empty) == pytest.approx(1.0, abs=1e-5)
+    exactly_the_window = " ".join(["cat"] * 300)
+    ids = tok(exactly_the_window, add_special_tokens=False)["input_ids"][:128]
+    with pytest.raises(ContextLengthError, match="127 tokens") as info:  # + BOS would not fit
+        tiny.embed(tok.decode(ids))
+    assert info.value.model == tiny.model
 
 
 class _FakeGen:
