@@ -122,7 +122,7 @@ def test_sigint_finishes_the_step_saves_and_raises(tmp_path: Path, corpus_dir: P
 
 def test_time_budget_stops_training(tmp_path: Path, corpus_dir: Path) -> None:
     result = train([corpus_dir], tmp_path / "run", config=TINY, max_steps=None, time_budget=0.5, **FAST)
-    assert result.steps >= 1 and result.elapsed < 5
+    assert result.steps >= 1 and result.elapsed < 30  # stopped by the clock (no step limit), not hung
 
 
 def test_corpus_errors(tmp_path: Path) -> None:
