@@ -47,3 +47,13 @@ def test_embeddings_offline_and_against_a_server(server):
     out = run_example("embeddings.py", "--model", "openai:emb", "--base-url", server.base_url)
     assert "5 vectors of 32 dimensions from openai:emb" in out
     assert server.requests[-1]["body"]["input"][0].startswith("def plus(x, y):")
+
+
+def test_custom_backend():
+    out = run_example("custom_backend.py")
+    assert "chat:     HELLO THERE!!! (shouted)" in out
+    assert "stream:   STREAMS WORK TOO!!! (shouted)" in out
+    assert "options:  ONE TWO (shouted)" in out
+    assert "refused:  InvalidOptionError - unknown option 'temperature'" in out
+    assert "refused:  MissingCapabilityError - shout:!!! does not support completion" in out
+    assert "refused:  ContextLengthError - the prompt has 60 tokens" in out
