@@ -43,6 +43,7 @@ def main() -> None:
 
     engine = MiniEngine.load(args.checkpoint)
     meta = engine.metadata.get("training", {})
+    generation = engine.metadata.get("generation") or {}
     settings = meta.get("settings", {})
     corpus = read_corpus(stdlib_files())
     _, val = split_documents(corpus.documents, settings.get("val_fraction", 0.1), settings.get("seed", 0))
@@ -54,7 +55,10 @@ def main() -> None:
     for kind, prompt in PROMPTS:
         if kind == "complete":
             out = engine.generate(prompt, max_tokens=60, temperature=0)[0].text
-            samples.append(f"**Prompt** (greedy):\n```python\n{prompt}\n```\n**Completion:**\n```python\n{out}\n```")
+            samples.append(f"**Prompt**:\n```python\n{prompt}\n```\n**Greedy:**\n```python\n{out}\n```")
+            if generation:
+                out = engine.generate(prompt, max_tokens=60, seed=0, **generation)[0].text
+                samples.append(f"**Sampled with the defaults** (seed 0):\n```python\n{out}\n```")
         else:
             prefix, suffix = prompt
             out = engine.infill(prefix, suffix, max_tokens=20, temperature=0)[0].text
@@ -84,6 +88,8 @@ files held out for validation (whole files, seed {settings.get("seed", 0)}).
 AdamW (weight decay on matrices only), warmup + cosine, FIM rate {settings.get("fim_rate", "?")}, \
 on {settings.get("hardware", "a 2-core CPU, no GPU")}, torch {meta.get("torch", torch.__version__)}.
 - Settings: `{json.dumps(settings, sort_keys=True)}`
+- Sampling defaults, used when a call sets none: `{json.dumps(generation, sort_keys=True) or "none"}` \
+(`temperature=0` asks for greedy decoding).
 
 ## Held-out quality (bits per byte, lower is better)
 
@@ -95,7 +101,7 @@ on {settings.get("hardware", "a 2-core CPU, no GPU")}, torch {meta.get("torch", 
 
 (Measured by `python scripts/model_card.py {args.checkpoint}` in {seconds:.0f} s.)
 
-## Samples (greedy, as they come out: good and bad)
+## Samples (as they come out: good and bad)
 
 {chr(10).join(samples)}
 

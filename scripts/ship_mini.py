@@ -7,6 +7,7 @@ no optimizer state), then write its model card.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -21,9 +22,12 @@ def main() -> None:
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--command", default="", help="the training command, recorded in the model card")
     parser.add_argument("--note", default="", help="how the run differed from the command, for the card")
+    parser.add_argument("--generation", default='{"temperature": 0.6, "top_p": 0.9}',
+                        help="JSON: sampling defaults for callers who set none (temperature, top_p, top_k)")
     args = parser.parse_args()
     ckpt = load_checkpoint(args.checkpoint)
-    save_checkpoint(WEIGHTS, ckpt.model, ckpt.tokenizer, metadata=ckpt.metadata, dtype="bfloat16")
+    metadata = {**ckpt.metadata, "generation": json.loads(args.generation)}
+    save_checkpoint(WEIGHTS, ckpt.model, ckpt.tokenizer, metadata=metadata, dtype="bfloat16")
     for path in WEIGHTS.iterdir():  # installed files must be readable by every user
         path.chmod(0o644)
     WEIGHTS.chmod(0o755)

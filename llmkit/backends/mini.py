@@ -19,6 +19,7 @@ from ..types import Capabilities, Embeddings, Logprobs, Message, Response, Strea
 from .base import Backend
 
 SHIPPED = Path(__file__).resolve().parent.parent / "mini" / "weights"
+GENERATION_DEFAULTS = ("temperature", "top_p", "top_k")  # what a checkpoint may set for its callers
 _engines: dict[tuple[str, int | None], Any] = {}
 _lock = threading.Lock()
 
@@ -73,7 +74,11 @@ class MiniBackend(Backend):
         self._heal = settings.get("token_healing", True)
 
     def _gen_options(self, options: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in options.items() if k != "suffix"}
+        """The call's options over the checkpoint's own generation defaults (metadata
+        "generation", like Hugging Face's generation_config.json)."""
+        defaults = self.engine.metadata.get("generation") or {}
+        merged = {**{k: v for k, v in defaults.items() if k in GENERATION_DEFAULTS}, **options}
+        return {k: v for k, v in merged.items() if k != "suffix"}
 
     def _generate(self, prompt: str, options: dict[str, Any]) -> Response:
         opts = self._gen_options(options)

@@ -117,3 +117,16 @@ def test_missing_shipped_checkpoint_says_what_to_do(tmp_path, monkeypatch):
     with pytest.raises(llmkit.CheckpointError) as err:
         llmkit.Client("mini")
     assert "llmkit train --stdlib" in str(err.value)
+
+
+def test_checkpoint_generation_defaults_apply_unless_the_call_sets_them(tmp_path, random_model, tokenizer):
+    from llmkit.mini.checkpoint import save_checkpoint
+
+    path = tmp_path / "greedy-by-default"
+    save_checkpoint(path, random_model, tokenizer, metadata={"generation": {"temperature": 0, "bogus": 1}})
+    client = llmkit.Client(f"mini:{path}", max_tokens=8)
+    greedy = client.complete("The cat sat", temperature=0).text
+    assert client.complete("The cat sat").text == greedy  # the checkpoint's default: greedy
+    sampled = {client.complete("The cat sat", temperature=1.5, seed=s).text for s in range(4)}
+    assert len(sampled) > 1  # the call's own temperature wins
+    assert client.backend._gen_options({}) == {"temperature": 0}  # unknown keys in the metadata are ignored
