@@ -67,7 +67,7 @@ class HFBackend(Backend):
             import torch
 
             torch.set_num_threads(threads)
-        from .hf_generate import Generator
+        from .hf_generate import Generator, author_defaults
         from .hf_loading import load
 
         self.lm: LoadedModel = load(
@@ -82,6 +82,7 @@ class HFBackend(Backend):
         self._window = settings.get("context_window") or _config_window(self.lm.model.config)
         self.formatter = ChatFormatter(self.tokenizer, model)
         self.generator = Generator(self.lm, self._window)
+        self.defaults_from_model = author_defaults(getattr(self.lm.model, "generation_config", None))
         self._fim = _fim_tokens(self.tokenizer)
         if self._fim:
             self.capabilities = replace(type(self).capabilities, fill_in_the_middle=True)
@@ -127,7 +128,7 @@ class HFBackend(Backend):
         return stop_list(options.get("stop")) + (self.formatter.extra_stops if chat else [])
 
     def _gen_options(self, options: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in options.items() if k != "suffix"}
+        return {k: v for k, v in {**self.defaults_from_model, **options}.items() if k != "suffix"}
 
     def _response(self, samples: list[Sample]) -> Response:
         usage = Usage(samples[0].prompt_tokens, sum(s.completion_tokens for s in samples))

@@ -2,7 +2,9 @@
 
 - Options map to generate's: temperature 0 (or n=1 greedy) -> do_sample=False; top_k is
   off unless asked for (transformers would otherwise default it to 50); seed seeds
-  torch's RNG under the model's lock, so seeded calls are reproducible.
+  torch's RNG under the model's lock, so seeded calls are reproducible. Options a call
+  leaves out come from the model's generation_config.json when its authors wrote one
+  (`author_defaults`), else from OpenAI's defaults.
 - Several prompts are generated together with left padding (`generate_many`), sorted by
   length and cut into groups of `batch_size` so that padding stays small.
 - Stop strings end a sequence inside generate (a StoppingCriteria that decodes each
@@ -306,3 +308,20 @@ class _Rows:
             self.shown[i] += delta
             for index in range(i, self.n, self.count):  # greedy n>1: one row's text for every choice
                 yield StreamEvent(text=delta, index=index)
+
+
+def author_defaults(config: Any) -> dict[str, Any]:
+    """The sampling defaults a model's authors chose in its generation_config.json, as
+    llmkit options, for calls that set none (transformers' generate does the same).
+    Nothing when transformers derived the config from the model config (no file): then
+    the OpenAI defaults hold (temperature 1, top_p 1)."""
+    if config is None or getattr(config, "_from_model_config", False):
+        return {}
+    if not getattr(config, "do_sample", False):
+        return {"temperature": 0}  # the authors' file asks for greedy decoding
+    out = {}
+    for name in ("temperature", "top_p", "top_k", "repetition_penalty"):
+        value = getattr(config, name, None)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[name] = value
+    return out

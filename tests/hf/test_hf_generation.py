@@ -193,3 +193,31 @@ def test_attention_maps_and_command(tiny_dir):
                         "--layer", "0", "--head", "0"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "layer 0 head 0" in r.stdout
+
+
+def test_the_model_authors_generation_defaults_apply_when_a_call_sets_none(tiny_dir, tmp_path):
+    import json
+    import shutil
+
+    from llmkit.backends import hf_loading
+
+    def variant(name, generation_config):
+        target = tmp_path / name
+        shutil.copytree(tiny_dir, target)
+        (target / "generation_config.json").write_text(json.dumps(generation_config))
+        hf_loading.forget_all()
+        return llmkit.Client(f"hf:{target}", max_tokens=8)
+
+    derived = llmkit.Client(f"hf:{tiny_dir}", max_tokens=8)  # save_pretrained's config: no authors' choice
+    assert derived.backend.defaults_from_model == {}
+    assert len({derived.chat("Hello", seed=s).text for s in range(4)}) > 1  # OpenAI's default: sampling
+
+    greedy = variant("greedy", {"bos_token_id": 1, "eos_token_id": 2})  # a file without do_sample
+    assert greedy.backend.defaults_from_model == {"temperature": 0}
+    expected = greedy.chat("Hello", temperature=0).text
+    assert {greedy.chat("Hello", seed=s).text for s in range(3)} == {expected}
+    assert len({greedy.chat("Hello", temperature=1.0, seed=s).text for s in range(4)}) > 1  # the call wins
+
+    topk1 = variant("top-k-1", {"do_sample": True, "temperature": 0.7, "top_k": 1, "top_p": 0.9})
+    assert topk1.backend.defaults_from_model["top_k"] == 1
+    assert {topk1.chat("Hello", seed=s).text for s in range(3)} == {expected}  # top_k 1: the greedy choice
