@@ -40,7 +40,7 @@ from llmkit.mini.checkpoint import read_config
 from llmkit.mini.model import GPTConfig
 from llmkit.mini.train import StepInfo, train
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare.txt"
+DATA = Path(__file__).resolve().parents[1] / "data" / "tinyshakespeare.txt"
 NANOGPT_VAL_LOSS = 1.88  # nats per character, nanoGPT README, CPU baby-GPT run, ~3 minutes
 
 

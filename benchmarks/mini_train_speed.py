@@ -33,7 +33,7 @@ from torch import nn
 from llmkit.mini.model import GPT, GPTConfig
 from llmkit.mini.train import StepInfo, train
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare.txt"
+DATA = Path(__file__).resolve().parents[1] / "data" / "tinyshakespeare.txt"
 
 
 # --- nanoGPT (Karpathy, MIT licence), condensed: model.py's GPT with bias=False ---------

@@ -12,7 +12,7 @@ import llmkit
 from llmkit.mini.model import GPTConfig
 from llmkit.mini.train import train
 
-SHAKESPEARE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "tinyshakespeare.txt"
+SHAKESPEARE = Path(__file__).resolve().parents[1] / "data" / "tinyshakespeare.txt"
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--data", type=Path, default=SHAKESPEARE)
