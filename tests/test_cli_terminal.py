@@ -21,11 +21,12 @@ SENT = r"\x1b\[\?2004l"  # ... and off when the line is accepted: what follows i
 ESC_ENTER = "\x1b\r"
 
 
-def spawn_chat(*args, env=None, timeout=30):
+def spawn_chat(*args, env=None, timeout=30, sigint=None):
     child = pexpect.spawn(
         sys.executable, ["-m", "llmkit.cli", "chat", *args],
         env={**os.environ, "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm-256color", **(env or {})},
         encoding="utf-8", dimensions=(40, 120), timeout=timeout,
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, sigint)) if sigint is not None else None,
     )  # fmt: skip
     child.expect(PROMPT)
     return child
@@ -85,8 +86,10 @@ def test_a_turn_streams_as_markdown_and_model_switch_keeps_the_conversation(serv
     quit_chat(child)
 
 
-def test_ctrl_c_mid_reply_stops_it_and_keeps_the_session():
-    child = spawn_chat("-m", "mock:echo", "-o", "delay", "0.3")
+@pytest.mark.parametrize("sigint", [signal.SIG_DFL, signal.SIG_IGN], ids=["default", "started-ignoring-sigint"])
+def test_ctrl_c_mid_reply_stops_it_and_keeps_the_session(sigint):
+    # started ignoring SIGINT (a shell's background job, some CI harnesses): the chat still owns Ctrl-C
+    child = spawn_chat("-m", "mock:echo", "-o", "delay", "0.3", sigint=sigint)
     child.send("**one** two three four five six seven eight nine ten\r")
     child.expect(SENT)
     child.expect(r"\x1b\[1mone")  # the reply, rendered bold: never the echo of the typed line

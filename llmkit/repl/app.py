@@ -8,6 +8,9 @@ are one line each, and the session goes on.
 from __future__ import annotations
 
 import logging
+import signal
+import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +38,7 @@ class ChatApp:
 
     def run(self, resumed: str | None = None) -> int:
         s = self.session
+        _own_ctrl_c()
         self.out.banner(s.client.model, self.reason, completion=is_completion_model(s.client), resumed=resumed,
                         multiline_keys=self.reader.multiline_keys)  # fmt: skip
         self.out.warm_up()
@@ -150,3 +154,12 @@ def describe_resume(cid: str, turns: list[Turn], conversation: dict[str, Any]) -
             mark = " [interrupted]" if last.interrupted else ""
             text += f"\n        {last.model or 'model'}: {_short(last.reply.text, 60)}{mark}"
     return text
+
+
+def _own_ctrl_c() -> None:
+    """An interactive chat answers Ctrl-C even when started with SIGINT ignored (as a
+    shell's background jobs and some harnesses start programs): Python keeps an ignored
+    SIGINT ignored, and Ctrl-C would then neither stop a reply nor reach the prompt."""
+    if sys.stdin.isatty() and threading.current_thread() is threading.main_thread():
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
