@@ -159,9 +159,15 @@ class Client:
             content = to_messages(content)
         return self.backend.count_tokens(content)
 
-    def logprobs(self, text: str) -> Logprobs:
-        """Per-token log-probabilities of `text` under the model (local backends)."""
+    def logprobs(self, text: str, *, context: str | None = None) -> Logprobs:
+        """Per-token log-probabilities of `text` under the model (local backends).
+
+        With `context`, the text is scored as its continuation: how likely " positive"
+        is after "Review: great film. Sentiment:". The two are tokenized apart, so put
+        the separating space at the start of `text`."""
         self._require(self.backend, "logprobs")
+        if context:
+            return self.backend.logprobs(text, context=context)
         return self.backend.logprobs(text)
 
     def embed(self, texts: str | Iterable[str], **options: Any) -> Embeddings:

@@ -67,7 +67,8 @@ class Backend:
     def complete_batch(self, prompts: list[str], options: dict[str, Any]) -> list[Response]:
         return [self.complete(prompt, options) for prompt in prompts]
 
-    def logprobs(self, text: str) -> Logprobs:
+    def logprobs(self, text: str, context: str | None = None) -> Logprobs:
+        """Log-probabilities of each token of `text`, given `context` when there is one."""
         raise self._missing("logprobs")
 
     def embed(self, texts: list[str], options: dict[str, Any]) -> Embeddings:

@@ -153,10 +153,11 @@ class HFBackend(Backend):
         ids = self._chat_ids(messages)
         return self.generator.stream(ids, self._gen_options(options), self._stops(options, chat=True))
 
-    def logprobs(self, text: str) -> Logprobs:
+    def logprobs(self, text: str, context: str | None = None) -> Logprobs:
         from .hf_scoring import score
 
-        tokens = score(self.lm.model, self.tokenizer, text, self.lm.device, self._window, self.lm.lock)
+        tokens = score(self.lm.model, self.tokenizer, text, self.lm.device, self._window, self.lm.lock,
+                       context=context)  # fmt: skip
         return Logprobs(tokens, model=self.model_id, num_bytes=len(text.encode("utf-8")))
 
     def embed(self, texts: list[str], options: dict[str, Any]) -> Embeddings:

@@ -23,13 +23,15 @@ MAX_WINDOW = 1024  # bounds memory: the logits of a window are window x vocabula
 
 
 def score(model: Any, tokenizer: Any, text: str, device: torch.device, window: int | None,
-          lock: Any) -> list[TokenLogprob]:  # fmt: skip
-    """Natural-log probability of each token of `text` (no special tokens added)."""
+          lock: Any, context: str | None = None) -> list[TokenLogprob]:  # fmt: skip
+    """Natural-log probability of each token of `text` (no special tokens added), after
+    `context` when given (tokenized on its own; its tokens are scored but not returned)."""
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     if not ids:
         return []
+    before = tokenizer(context, add_special_tokens=False)["input_ids"] if context else []
     cond = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
-    seq = ([cond] if cond is not None else []) + ids
+    seq = ([cond] if cond is not None else []) + before + ids
     width = max(2, min(window or MAX_WINDOW, MAX_WINDOW))
     stride = max(1, width // 2)
     values: list[float] = []
@@ -48,7 +50,7 @@ def score(model: Any, tokenizer: Any, text: str, device: torch.device, window: i
             values.extend(picked.tolist())
             start = end
     pieces = tokenizer.batch_decode([[t] for t in ids], skip_special_tokens=False)
-    return [TokenLogprob(p, v) for p, v in zip(pieces, values, strict=True)]
+    return [TokenLogprob(p, v) for p, v in zip(pieces, values[len(before) :], strict=True)]
 
 
 def embed(model: Any, tokenizer: Any, texts: list[str], device: torch.device, window: int | None, lock: Any,

@@ -107,8 +107,8 @@ class MiniBackend(Backend):
         yield StreamEvent(finish_reason=gen.finish_reason or "stop")
         yield StreamEvent(usage=Usage(gen.prompt_tokens, gen.completion_tokens))
 
-    def logprobs(self, text: str) -> Logprobs:
-        pairs = self.engine.logprobs(text)
+    def logprobs(self, text: str, context: str | None = None) -> Logprobs:
+        pairs = self.engine.logprobs(text, context=context)
         return Logprobs([TokenLogprob(t, lp) for t, lp in pairs], model=self.model_id,
                         num_bytes=len(text.encode("utf-8")))  # fmt: skip
 

@@ -169,12 +169,14 @@ class MiniEngine:
             start += stride
         return out
 
-    def logprobs(self, text: str | bytes) -> list[tuple[str, float]]:
-        """Per-token natural-log probabilities of `text`, the first conditioned on <|endoftext|>."""
+    def logprobs(self, text: str | bytes, context: str | bytes | None = None) -> list[tuple[str, float]]:
+        """Per-token natural-log probabilities of `text`, conditioned on <|endoftext|> and
+        then `context` (tokenized on its own), whose tokens are not returned."""
         ids = self.tokenizer.encode(text)
         if not ids:
             return []
-        logp = self.score(ids)
+        before = self.tokenizer.encode(context) if context else []
+        logp = self.score(before + ids)[len(before):]
         picked = logp.gather(1, torch.tensor(ids).unsqueeze(1)).squeeze(1).tolist()
         return [(self.tokenizer.token_str(i), lp) for i, lp in zip(ids, picked, strict=True)]
 

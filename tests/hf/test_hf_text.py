@@ -76,6 +76,20 @@ def test_logprobs_match_a_direct_forward_pass(tiny):
     assert all(t.logprob <= 0 for t in lp.tokens)
 
 
+def test_logprobs_of_a_continuation(tiny):
+    context, text = "The cat sat on the", " mat. The dog sat on the log."
+    tok = tiny.backend.tokenizer
+    ids = lambda s: tok(s, add_special_tokens=False)["input_ids"]  # noqa: E731
+    assert ids(context) + ids(text) == ids(context + text)  # a clean seam, so:
+    whole = tiny.logprobs(context + text)
+    after = tiny.logprobs(text, context=context)
+    assert [t.logprob for t in after.tokens] == pytest.approx([t.logprob for t in whole.tokens[-len(ids(text)) :]],
+                                                                abs=1e-4)  # fmt: skip
+    assert "".join(t.token for t in after.tokens) == text and after.num_bytes == len(text.encode())
+    long_context = "The cat sat on the mat. " * 30  # past the 128-token window: scored in windows
+    assert len(tiny.logprobs(text, context=long_context).tokens) == len(ids(text))
+
+
 def test_logprobs_of_a_text_longer_than_the_window(tiny):
     text = "The cat sat on the mat. The dog sat on the log. " * 20
     lp = tiny.logprobs(text)

@@ -70,6 +70,20 @@ def test_logprobs_match_the_engine(client, trained_engine):
     assert lp.bits_per_byte == pytest.approx(-lp.total / math.log(2) / len(text.encode()))
 
 
+def test_logprobs_of_a_continuation(client, trained_engine):
+    context, text = "The cat sat on the", " mat. The dog sat on the log."  # " mat" starts a pre-token
+    tok = trained_engine.tokenizer
+    assert tok.encode(context) + tok.encode(text) == tok.encode(context + text)  # a clean seam, so:
+    whole = client.logprobs(context + text)
+    after = client.logprobs(text, context=context)
+    n = len(tok.encode(text))
+    assert [t.logprob for t in after.tokens] == pytest.approx([t.logprob for t in whole.tokens[-n:]], abs=1e-5)
+    assert after.num_bytes == len(text.encode()) and "".join(t.token for t in after.tokens) == text
+    alone = client.logprobs(text)
+    assert [t.logprob for t in alone.tokens] != pytest.approx([t.logprob for t in after.tokens], abs=1e-3)
+    assert client.logprobs(text, context="").total == alone.total
+
+
 def test_fill_in_the_middle(client, trained_engine):
     r = client.complete("def add3(x):\n    return ", suffix="\n\ndef scale1(y):\n", max_tokens=6)
     direct = trained_engine.infill("def add3(x):\n    return ", "\n\ndef scale1(y):\n", max_tokens=6,
