@@ -15,22 +15,24 @@ drops anything named like a credential (api_key, headers, ...). Backend settings
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import ConfigurationError, LLMKitError
 from .types import Message, Usage
 
+T = TypeVar("T")
 SCHEMA_VERSION = 1
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -127,6 +129,22 @@ class Turn:
     interrupted: bool = False
     created_at: str = ""
     number: int = 0  # the turn's number in its conversation (0: not stored yet)
+
+
+def _reads(method: Callable[..., T]) -> Callable[..., T]:
+    """SQLite's read failures (a damaged file) become one clear LLMKitError."""
+
+    @functools.wraps(method)
+    def wrapper(self: History, *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            raise LLMKitError(
+                f"cannot read the history file {self.path}: {exc}",
+                hint=f"It may be damaged: move it away (llmkit starts a new one), or try `sqlite3 {self.path} .recover`.",
+            ) from None
+
+    return wrapper
 
 
 class History:
@@ -249,6 +267,7 @@ class History:
 
     # --- reading ---------------------------------------------------------------------
 
+    @_reads
     def last_conversation_id(self, source: str | None = None) -> str | None:
         sql = "SELECT id FROM conversations c"
         args: tuple = ()
@@ -257,6 +276,7 @@ class History:
         row = self._db.execute(sql + _RECENT_FIRST + " LIMIT 1", args).fetchone()
         return row["id"] if row else None
 
+    @_reads
     def resolve_id(self, cid: str) -> str:
         """A full conversation id from an id or a unique prefix of one."""
         rows = self._db.execute(
@@ -272,12 +292,14 @@ class History:
             raise LLMKitError(f"no conversation {cid!r} in {self.path}", hint="`llmkit logs` lists conversations.")
         raise LLMKitError(f"{cid!r} matches several conversations", hint="Give more characters of the id.")
 
+    @_reads
     def conversation(self, cid: str) -> dict[str, Any]:
         row = self._db.execute("SELECT * FROM conversations WHERE id = ?", (cid,)).fetchone()
         if row is None:
             raise LLMKitError(f"no conversation {cid!r} in {self.path}", hint="`llmkit logs` lists conversations.")
         return dict(row)
 
+    @_reads
     def conversations(self, limit: int = 20) -> list[dict[str, Any]]:
         rows = self._db.execute(
             "SELECT c.*, (SELECT COUNT(DISTINCT turn) FROM messages m WHERE m.conversation_id = c.id) AS turns"
@@ -286,11 +308,13 @@ class History:
         ).fetchall()
         return [dict(r) for r in rows]
 
+    @_reads
     def turns(self, cid: str) -> list[Turn]:
         """The turns of a conversation, oldest first."""
         rows = self._db.execute("SELECT * FROM messages WHERE conversation_id = ? ORDER BY turn, id", (cid,)).fetchall()
         return _turns(rows)
 
+    @_reads
     def find_turns(
         self, *, cid: str | None = None, query: str | None = None, limit: int = 10
     ) -> list[tuple[str, Turn]]:
@@ -315,6 +339,16 @@ class History:
             keys = self._db.execute(sql, (*args, limit)).fetchall()
         except sqlite3.OperationalError as exc:
             raise LLMKitError(f"cannot search for {query!r}: {exc}") from None
+        if query and not keys:  # words FTS cannot split out (Chinese, Japanese...): plain substrings
+            like = [w.strip("*") for w in query.split() if w.strip("*")]
+            where_like = where[:-1] + ["m.content LIKE ? ESCAPE '\\'"] * len(like)
+            escaped = ["%" + w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%" for w in like]
+            sql = (
+                "SELECT m.conversation_id AS cid, m.turn AS turn FROM messages m"
+                + (" WHERE " + " AND ".join(where_like) if where_like else "")
+                + " GROUP BY m.conversation_id, m.turn ORDER BY MAX(m.id) DESC LIMIT ?"
+            )  # fmt: skip
+            keys = self._db.execute(sql, (*args[:-1], *escaped, limit)).fetchall() if like else []
         out = []
         for key in reversed(keys):
             rows = self._db.execute(
@@ -327,9 +361,14 @@ class History:
 
 
 def fts_query(text: str) -> str:
-    """Words as FTS5 phrases (so '-', ':' or quotes in a search are not syntax)."""
-    words = text.split()
-    return " ".join('"' + w.replace('"', '""') + '"' for w in words) or '""'
+    """Words as FTS5 phrases (so '-', ':' or quotes in a search are not syntax); a
+    trailing * keeps its meaning: "caf*" finds café and cafeteria."""
+    phrases = []
+    for word in text.split():
+        prefix = word.endswith("*") and word.strip("*") != ""
+        word = word.rstrip("*") if prefix else word
+        phrases.append('"' + word.replace('"', '""') + '"' + ("*" if prefix else ""))
+    return " ".join(phrases) or '""'
 
 
 def _turns(rows: list[sqlite3.Row]) -> list[Turn]:

@@ -74,10 +74,14 @@ class Stream:
         self._done = False
 
     def __iter__(self) -> Iterator[StreamEvent]:
-        for event in self._events:
-            self._acc.add(event)
-            yield event
-        self._done = True
+        try:
+            for event in self._events:
+                self._acc.add(event)
+                yield event
+            self._done = True
+        finally:
+            if not self._done:  # the caller left the loop early: stop the backend now, not at GC
+                self.close()
 
     def __enter__(self) -> Stream:
         return self
@@ -122,10 +126,14 @@ class AsyncStream:
         self._done = False
 
     async def __aiter__(self) -> AsyncIterator[StreamEvent]:
-        async for event in self._events:
-            self._acc.add(event)
-            yield event
-        self._done = True
+        try:
+            async for event in self._events:
+                self._acc.add(event)
+                yield event
+            self._done = True
+        finally:
+            if not self._done:
+                await self.aclose()
 
     async def __aenter__(self) -> AsyncStream:
         return self

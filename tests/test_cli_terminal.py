@@ -262,6 +262,10 @@ def test_errors_exit_non_zero_with_a_message_and_no_traceback():
         (("config", "set", "api_key", "sk-123456789"), "keys are never stored"),
         (("config", "set", "default_modle", "x"), "Did you mean 'default_model'"),
         (("chat", "-m", "mock:nope"), "unknown mock model"),
+        (("ask", "-m", "openai:x", "-o", "base_url", "http://127.0.0.1:9/v1", "-o", "timeout", '"x"', "hi"),
+         "setting timeout='x' is invalid"),
+        (("ask", "-m", "openai:x", "-o", "base_url", "http://127.0.0.1:9/v1", "-o", "headers", "5", "hi"),
+         "setting headers=5 is invalid"),
     ]
     for args, message in cases:
         r = llmkit(*args)

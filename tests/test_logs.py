@@ -117,6 +117,37 @@ def test_full_text_search_over_questions_and_answers():
 
 def test_fts_query_quotes_every_word():
     assert fts_query('a "b" c-d') == '"a" """b""" "c-d"'
+    assert fts_query("caf* * **") == '"caf"* "*" "**"'  # a trailing * on a word is a prefix search
+
+
+def test_prefix_and_substring_search():
+    h = History()
+    h.add_turn(None, turn("Où est le café ?", "Au coin de la rue."))
+    cid, _ = h.add_turn(None, turn("東京の天気はどうですか", "晴れです。"))
+    assert [t.user.text for _, t in h.find_turns(query="caf*")] == ["Où est le café ?"]
+    assert [t.user.text for _, t in h.find_turns(query="cafe")] == ["Où est le café ?"]  # accents folded
+    assert len(h.find_turns(query="caf")) == 1  # no whole word matches: substrings do
+    assert [c for c, _ in h.find_turns(query="天気")] == [cid]  # no word breaks: a substring search
+    assert h.find_turns(query="天気 雨") == []  # every word must be there
+    assert h.find_turns(query="100%") == []  # LIKE wildcards in a query are text
+
+
+def test_a_damaged_history_file_is_one_clear_error(isolated_home):
+    with History() as h:
+        for i in range(200):
+            h.add_turn(None, turn(f"question {i} " * 20, f"answer {i} " * 20))
+        h._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    path = db_path()
+    data = bytearray(path.read_bytes())
+    data[8192:40960] = os.urandom(32768)  # pages in the middle, past the header
+    path.write_bytes(bytes(data))
+    with pytest.raises(LLMKitError, match="cannot read the history file") as info:
+        h = History()
+        h.find_turns(query="question")
+        h.conversations(limit=500)
+        for c in h.conversations(limit=500):
+            h.turns(c["id"])
+    assert "move it away" in info.value.hint
 
 
 def test_options_never_keep_secrets():

@@ -104,11 +104,16 @@ class Backend:
     ) -> AsyncIterator[StreamEvent]:
         iterator = self.stream(messages, options)
         done = object()
-        while True:
-            event = await asyncio.to_thread(next, iterator, done)
-            if event is done:
-                return
-            yield event
+        try:
+            while True:
+                event = await asyncio.to_thread(next, iterator, done)
+                if event is done:
+                    return
+                yield event
+        finally:  # left early (break, cancel): stop the sync generator's work too
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
 
     def _missing(self, what: str) -> MissingCapabilityError:
         return MissingCapabilityError(

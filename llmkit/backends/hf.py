@@ -60,10 +60,15 @@ class HFBackend(Backend):
 
     def __init__(self, model: str, **settings: Any) -> None:
         super().__init__(model, **settings)
+        for name in ("threads", "batch_size", "context_window"):
+            value = settings.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise InvalidOptionError(f"{name}={value!r} is invalid: it must be an int >= 1")
+        trust = settings.get("trust_remote_code", False)
+        if not isinstance(trust, bool):  # "False" is truthy: running a repository's code needs a real True
+            raise InvalidOptionError(f"trust_remote_code={trust!r} is invalid: it must be true or false")
         threads = settings.get("threads")
         if threads is not None:
-            if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-                raise InvalidOptionError(f"threads={threads!r} is invalid: it must be an int >= 1")
             import torch
 
             torch.set_num_threads(threads)
@@ -74,7 +79,7 @@ class HFBackend(Backend):
             model,
             device=settings.get("device"),
             dtype=settings.get("dtype"),
-            trust_remote_code=bool(settings.get("trust_remote_code", False)),
+            trust_remote_code=trust,
             revision=settings.get("revision"),
         )
         self.tokenizer = self.lm.tokenizer
@@ -176,6 +181,16 @@ class HFBackend(Backend):
 
     def context_window(self) -> int | None:
         return self._window
+
+    def check_context(self, payload: str | list[Message], options: dict[str, Any]) -> None:
+        """Count what generation will be given: a completion prompt with its special
+        tokens (BOS) and, with `suffix`, the fill-in-the-middle tokens and the suffix."""
+        if not isinstance(payload, str) or self._window is None:
+            return super().check_context(payload, options)
+        from .. import tokens
+
+        prompt = len(self._complete_ids(payload, options))
+        tokens.check_fits(prompt, options.get("max_tokens"), self._window, self.model_id)
 
     def close(self) -> None:
         """The model stays loaded: other clients in this process share it."""

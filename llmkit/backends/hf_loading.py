@@ -226,6 +226,13 @@ def _hub_error(repo: str, revision: str | None, offline: bool, exc: Exception) -
     from huggingface_hub import errors as hub_errors
 
     model = f"hf:{repo}"
+    exc = _hub_cause(exc, hub_errors)
+    if isinstance(exc, hub_errors.RevisionNotFoundError):
+        return CheckpointError(
+            f"{repo} has no revision {revision!r} on the Hugging Face hub",
+            hint="Check the branch, tag or commit (revision=...), or leave it out for the default branch.",
+            model=model,
+        )
     if isinstance(exc, hub_errors.GatedRepoError):
         return CheckpointError(
             f"{repo} is a gated repository on the Hugging Face hub",
@@ -252,6 +259,19 @@ def _hub_error(repo: str, revision: str | None, offline: bool, exc: Exception) -
         hint="The cached files may be incomplete: download them again, or use a local directory.",
         model=model,
     )
+
+
+def _hub_cause(exc: BaseException, hub_errors: Any) -> BaseException:
+    """The hub's own error behind transformers' OSError (it re-raises them `from`)."""
+    wanted = (hub_errors.RepositoryNotFoundError, hub_errors.GatedRepoError, hub_errors.RevisionNotFoundError)
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            break
+        if isinstance(seen, wanted):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return exc
 
 
 def _load_gguf(file: Path, kwargs: dict[str, Any], spec: str) -> LoadedModel:

@@ -88,6 +88,7 @@ class OpenAIBackend(Backend):
                 "no model name after 'openai:'", hint='Name one, e.g. "openai:gpt-4o-mini".'
             )
         s = settings
+        _check_settings(s)
         is_builtin = "api_key_env" not in s and "base_url" not in s
         self.base_url = s.get("base_url") or (os.environ.get("OPENAI_BASE_URL") if is_builtin else None)
         self.official = not self.base_url or OFFICIAL_HOST in self.base_url
@@ -421,6 +422,30 @@ class OpenAIBackend(Backend):
 
     def context_window(self) -> int | None:
         return self._window or tokens.context_window(self.model)
+
+
+_SETTING_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "api_key": ((str,), "a string"), "api_key_env": ((str,), "an environment variable's name"),
+    "base_url": ((str,), "a URL string"), "organization": ((str,), "a string"), "project": ((str,), "a string"),
+    "timeout": ((int, float), "a number of seconds > 0"), "context_window": ((int,), "an int > 0"),
+    "headers": ((dict,), "a table of header names to string values"), "stream_usage": ((bool,), "true or false"),
+}  # fmt: skip
+
+
+def _check_settings(settings: dict[str, Any]) -> None:
+    """Ill-typed settings (from a config file or `-o`) fail here, in words, not in the SDK."""
+    for name, value in settings.items():
+        if name not in _SETTING_TYPES or value is None:
+            continue
+        types, what = _SETTING_TYPES[name]
+        ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+        if ok and name in ("timeout", "context_window"):
+            ok = value > 0
+        if ok and name == "headers":
+            ok = all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+        if not ok:
+            shown = "<hidden>" if name == "api_key" else repr(value)[:60]
+            raise E.InvalidOptionError(f"setting {name}={shown} is invalid: it must be {what}")
 
 
 def _joined(parts: list[Embeddings]) -> Embeddings:

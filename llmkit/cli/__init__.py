@@ -62,6 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, or a library's error llmkit did not foresee: still one line
+        if args.debug:
+            raise
+        from llmkit.errors import redact
+
+        text = redact(" ".join(str(exc).split()))[:300]
+        print(f"error: {type(exc).__name__}: {text} (rerun with --debug for the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

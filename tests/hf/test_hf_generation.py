@@ -40,15 +40,29 @@ def test_stream_equals_greedy_chat(tiny):
         assert stream.response.usage.output_tokens == expected.usage.output_tokens
 
 
-def test_closing_a_stream_stops_generation(tiny, monkeypatch):
+@pytest.mark.parametrize("how", ["close", "break", "async-break"])
+def test_leaving_a_stream_stops_generation(tiny, monkeypatch, how):
+    import asyncio
+
     steps = []
     put = hf_generate._QueueStreamer.put
     monkeypatch.setattr(hf_generate._QueueStreamer, "put", lambda self, value: (steps.append(1), put(self, value)))
-    stream = tiny.stream("Hello there", max_tokens=70, temperature=0, stop="never-there")
-    for event in stream:
-        if event.text:
-            break
-    stream.close()
+    if how == "async-break":
+
+        async def first_text():
+            async for event in tiny.astream("Hello there", max_tokens=70, temperature=0, stop="never-there"):
+                if event.text:
+                    break
+
+        asyncio.run(first_text())
+    else:
+        stream = tiny.stream("Hello there", max_tokens=70, temperature=0, stop="never-there")
+        for event in stream:
+            if event.text:
+                break  # leaving the loop is enough: no close() needed
+        if how == "close":
+            stream.close()
+        assert not tiny.backend.lm.lock.locked()  # the next call need not wait
     alive = [t for t in threading.enumerate() if t.name.startswith("llmkit-hf-stream")]
     assert not alive
     assert len(steps) < 20  # generation stopped soon after the close, far before max_tokens

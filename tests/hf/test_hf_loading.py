@@ -97,6 +97,41 @@ def test_unknown_hub_id_offline(monkeypatch, tmp_path):
     assert "HF_HUB_OFFLINE" in info.value.hint
 
 
+def test_hub_errors_behind_transformers_oserror_are_named(monkeypatch):
+    import httpx  # httpx2 (tests/httpx2_alias.py): what huggingface_hub's errors carry
+    from huggingface_hub import errors as hub_errors
+
+    def raising(error):
+        def from_pretrained(*args, **kwargs):
+            try:
+                raise error
+            except Exception as exc:  # transformers re-raises hub errors as OSError, from the original
+                raise OSError(f"{args[0]} is not a local folder and is not a valid model identifier") from exc
+
+        return from_pretrained
+
+    response = httpx.Response(404, request=httpx.Request("GET", "https://huggingface.co/api/models/x"))
+    cases = [
+        (hub_errors.RepositoryNotFoundError("404", response=response), "no model 'org/typo' on the Hugging Face hub"),
+        (hub_errors.GatedRepoError("403", response=response), "gated repository"),
+        (hub_errors.RevisionNotFoundError("404", response=response), "has no revision 'v9'"),
+    ]
+    for error, message in cases:
+        auto_model, auto_tokenizer = hf_loading._auto_classes()
+        monkeypatch.setattr(auto_tokenizer, "from_pretrained", raising(error))
+        monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+        monkeypatch.setattr(hf_loading, "_offline", lambda: False)
+        with pytest.raises(CheckpointError, match=message):
+            llmkit.Client("hf:org/typo", revision="v9")
+
+
+def test_settings_are_checked_strictly(tiny_dir):
+    for setting, value in [("trust_remote_code", "False"), ("trust_remote_code", 1), ("batch_size", 0),
+                           ("batch_size", -1), ("context_window", "64"), ("threads", True)]:  # fmt: skip
+        with pytest.raises(InvalidOptionError, match=setting):
+            llmkit.Client(f"hf:{tiny_dir}", **{setting: value})
+
+
 def test_classify():
     assert hf_loading.classify("org/name") == ("hub", "org/name")
     with pytest.raises(CheckpointError):

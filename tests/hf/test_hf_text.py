@@ -34,6 +34,12 @@ def test_context_window_and_refusal_before_generation(tiny):
         tiny.backend.chat_batch([[llmkit.user("Hi")], [llmkit.user("cat " * 200)]], {"max_tokens": 1})
 
 
+def test_context_check_counts_what_complete_sends(fim_dir):
+    fim = llmkit.Client(f"hf:{fim_dir}")
+    with pytest.raises(ContextLengthError):  # the suffix and FIM tokens are part of the prompt
+        fim.complete("def f(", suffix=" " + "x, " * 200 + ")", max_tokens=4)
+
+
 def test_fallback_template_warns_once(no_template_dir):
     client = llmkit.Client(f"hf:{no_template_dir}")
     hf_chat._warned.clear()
