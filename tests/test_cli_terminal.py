@@ -347,3 +347,17 @@ def test_keys_given_on_the_command_line_never_reach_the_history(server):
     stored = b"".join(open(os.path.join(home, f), "rb").read() for f in os.listdir(home) if f.startswith("logs.db"))
     assert b"Echo: hi" in stored and secret.encode() not in stored and server.base_url.encode() not in stored
     assert json.loads(llmkit("logs", "--json").stdout)[0]["options"] == {"temperature": 0}
+
+
+def test_output_cut_by_head_is_quiet_and_the_turn_is_kept():
+    numbers = "\n".join(str(i) for i in range(200_000))
+    shell = f"{sys.executable} -m llmkit.cli ask -m mock:echo count | head -c 10; echo \" rc=${{PIPESTATUS[0]}}\""
+    r = subprocess.run(["bash", "-c", shell], input=numbers, capture_output=True, text=True, timeout=120)
+    assert r.stdout.startswith("count") and r.stdout.endswith(" rc=0\n"), r.stdout[-200:]
+    assert r.stderr == ""
+    (cid, turn), *_ = History().find_turns()
+    assert turn.interrupted and 0 < len(turn.reply.text) < len(numbers)
+
+    r = subprocess.run(["bash", "-c", f"{sys.executable} -m llmkit.cli logs | head -c 5; echo \" rc=${{PIPESTATUS[0]}}\""],
+                       capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert r.stdout.endswith(" rc=0\n") and r.stderr == ""

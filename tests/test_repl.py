@@ -208,6 +208,7 @@ def test_attachment_fence_outgrows_fences_inside():
 def test_save_and_load_round_trip(tmp_path, name):
     session = ChatSession(llmkit.Client("mock:echo"), system="Sys", history=History())
     session.send("hello\n\n```python\n## user\n```", lambda _: None)
+    session.send("an unclosed fence\n```python\nx = 1\n## system\n## assistant (x)", lambda _: None)  # cut off
     session.send("second", lambda _: None)
     session.turns[-1].interrupted = True
     path = files.save(str(tmp_path / name), session.turns, system=session.system, model="mock:echo", cid=session.cid)
@@ -217,7 +218,26 @@ def test_save_and_load_round_trip(tmp_path, name):
     assert turns[-1].interrupted and turns[0].model == "mock:echo"
     fresh = ChatSession(llmkit.Client("mock:echo"), history=History())
     fresh.replace_turns(turns, system)
-    assert fresh.cid and len(History().turns(fresh.cid)) == 2
+    assert fresh.cid and len(History().turns(fresh.cid)) == 3
+
+    with pytest.raises(llmkit.LLMKitError, match="already exists"):  # never replaced by accident
+        files.save(str(path), session.turns[:1], system=None, model="mock:echo", cid=None)
+    path.chmod(0o644)
+    files.save(str(path), session.turns[:1], system=None, model="mock:echo", cid=None, overwrite=True)
+    assert len(files.load(str(path))[0]) == 1 and path.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("bad", [
+    {"turns": [{"user": "a", "assistant": "b"}], "system": ["x"]},
+    {"turns": [{"user": "a", "assistant": "b", "usage": 5}]},
+    {"turns": [{"user": "a", "assistant": "b", "model": 7}]},
+    {"turns": [{"user": "a", "assistant": ["b"]}]},
+])  # fmt: skip
+def test_load_checks_every_field_before_touching_the_session(tmp_path, bad):
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps(bad))
+    with pytest.raises(llmkit.LLMKitError, match="bad.json"):
+        files.load(str(p))
 
 
 def test_load_accepts_openai_messages_and_rejects_junk(tmp_path):

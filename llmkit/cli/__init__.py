@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # subcommand -> (module, one-line help)
@@ -54,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {exc.one_line()}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `llmkit ... | head`: the reader has all it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes stdout at exit
+        return 0
     except OSError as exc:  # a file that cannot be read or written: still one line
         if args.debug:
             raise

@@ -106,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
     write = _stdout_writer() if streaming else (lambda text: None)
     try:
         turn = session.send(prompt, write, stream=streaming)
+    except _OutputClosed:  # closed before anything was written: nothing to keep
+        raise BrokenPipeError() from None
     except Cancelled:
         print("interrupted", file=sys.stderr)
         return 130
@@ -118,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
         client.close()
     if streaming:
         sys.stdout.write("\n")
+        sys.stdout.flush()
         if turn.interrupted:
             print("interrupted (the partial answer is in the history)", file=sys.stderr)
             return 130
@@ -138,9 +141,17 @@ def _client(model: str | None, kwargs: dict[str, Any]) -> Any:
     return Client(model, **kwargs)  # an option the model does not take is an error here
 
 
+class _OutputClosed(KeyboardInterrupt):
+    """The reader went away (`llmkit ask ... | head`): stop the reply like Ctrl-C would,
+    so that what arrived is still saved, marked interrupted."""
+
+
 def _stdout_writer():
     def write(text: str) -> None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise _OutputClosed() from None
 
     return write

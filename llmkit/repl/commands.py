@@ -123,14 +123,16 @@ def _clear(app: ChatApp, arg: str) -> None:
     app.out.note("new conversation")
 
 
-@command("/save", "/save FILE", "save the conversation (.md or .json)")
+@command("/save", "/save FILE [--force]", "save the conversation (.md or .json); --force replaces a file")
 def _save(app: ChatApp, arg: str) -> None:
     from . import files
 
+    force = arg.endswith(" --force")
+    arg = arg.removesuffix(" --force").strip()
     if not arg:
         raise LLMKitError("/save needs a file name", hint="e.g. /save chat.md or /save chat.json")
     s = app.session
-    path = files.save(arg, s.turns, system=s.system, model=s.client.model, cid=s.cid)
+    path = files.save(arg, s.turns, system=s.system, model=s.client.model, cid=s.cid, overwrite=force)
     app.out.note(f"saved {len(s.turns)} turn(s) to {path}")
 
 

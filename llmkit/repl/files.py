@@ -51,8 +51,12 @@ def format_attachment(name: str, text: str) -> str:
     return f"File: {name}\n{fence}{lang}\n{text.rstrip(chr(10))}\n{fence}"
 
 
-def save(path: str, turns: list[Turn], *, system: str | None, model: str, cid: str | None) -> Path:
+def save(path: str, turns: list[Turn], *, system: str | None, model: str, cid: str | None,
+         overwrite: bool = False) -> Path:  # fmt: skip
     p = Path(path).expanduser()
+    if p.exists() and not overwrite:
+        raise LLMKitError(f"{p} already exists", hint=f"Choose another name, or /save {path} --force to replace it.")
+    p = p.resolve() if p.is_symlink() else p  # replace what the link points to, keep the link
     kind = p.suffix.lower()
     if kind == ".json":
         data = {"llmkit": 1, "model": model, "conversation_id": cid, "system": system,
@@ -84,7 +88,10 @@ def load(path: str) -> tuple[list[Turn], str | None]:
         if isinstance(data, list):
             return _from_messages(data)
         if isinstance(data, dict) and isinstance(data.get("turns"), list):
-            return [_turn_from(d) for d in data["turns"]], data.get("system")
+            system = data.get("system")
+            if system is not None and not isinstance(system, str):
+                raise LLMKitError(f"{p}: 'system' must be text", hint="Load a file written by /save.")
+            return [_turn_from(d, p) for d in data["turns"]], system or None
         raise LLMKitError(f"{p} is not a saved conversation", hint="Load a file written by /save.")
     return _from_markdown(text, p)
 
@@ -98,11 +105,23 @@ def _turn_dict(t: Turn) -> dict[str, Any]:
             "output_tokens": t.usage.output_tokens, "cost": t.usage.cost}}  # fmt: skip
 
 
-def _turn_from(d: Any) -> Turn:
+def _turn_from(d: Any, p: Path) -> Turn:
+    """One saved turn, every field checked before anything in the session changes."""
+
+    def bad(what: str) -> LLMKitError:
+        return LLMKitError(f"{p}: a saved turn {what}", hint="Load a file written by /save, or fix that turn.")
+
     if not isinstance(d, dict) or not isinstance(d.get("user"), str):
-        raise LLMKitError("a saved turn has no 'user' text", hint="Load a file written by /save.")
-    u = d.get("usage") or {}
+        raise bad("has no 'user' text")
     reply = d.get("assistant")
+    if reply is not None and not isinstance(reply, str):
+        raise bad("has an 'assistant' that is not text")
+    if not isinstance(d.get("model") or "", str) or not isinstance(d.get("interrupted", False), bool):
+        raise bad("has a 'model' that is not text or an 'interrupted' that is not true/false")
+    u = d.get("usage") or {}
+    numbers = [u.get(k) for k in ("input_tokens", "output_tokens", "cost")] if isinstance(u, dict) else [None, "x"]
+    if any(v is not None and (isinstance(v, bool) or not isinstance(v, int | float)) for v in numbers):
+        raise bad("has a 'usage' that is not a table of numbers")
     return Turn(Message("user", d["user"]), Message("assistant", reply) if isinstance(reply, str) else None,
                 model=d.get("model") or "", interrupted=bool(d.get("interrupted")),
                 usage=Usage(u.get("input_tokens") or 0, u.get("output_tokens") or 0, u.get("cost")))  # fmt: skip
@@ -121,22 +140,39 @@ def _from_messages(items: list) -> tuple[list[Turn], str | None]:
 
 
 def _markdown(turns: list[Turn], *, system: str | None, model: str) -> str:
+    # Each section starts with an HTML comment (invisible when rendered) that /load splits
+    # on, so a reply's unclosed code fence or its own "## user" line cannot move turns.
     out = [f"# Conversation with {model}\n"]
     if system:
-        out.append(f"## system\n\n{system}\n")
+        out.append(f"{_MARK.format('system')}\n## system\n\n{system}\n")
     for t in turns:
-        out.append(f"## user\n\n{t.user.text}\n")
+        out.append(f"{_MARK.format('user')}\n## user\n\n{t.user.text}\n")
         if t.reply is not None:
             meta = t.model + (", interrupted" if t.interrupted else "")
-            out.append(f"## assistant ({meta})\n\n{t.reply.text}\n")
+            out.append(f"{_MARK.format('assistant')}\n## assistant ({meta})\n\n{t.reply.text}\n")
     return "\n".join(out)
 
 
+_MARK = "<!-- llmkit:{} -->"
+_MARK_LINE = re.compile(r"^<!-- llmkit:(system|user|assistant) -->$")
+
+
 def _from_markdown(text: str, p: Path) -> tuple[list[Turn], str | None]:
-    system, turns = None, []
     sections: list[tuple[str, str | None, list[str]]] = []  # (role, meta, lines)
-    in_fence = False
-    for line in text.splitlines():
+    lines = text.splitlines()
+    if any(_MARK_LINE.match(line) for line in lines):  # written by /save: split on the markers only
+        header_at = -1
+        for i, line in enumerate(lines):
+            mark = _MARK_LINE.match(line)
+            if mark:
+                header = _TURN_HEADER.match(lines[i + 1]) if i + 1 < len(lines) else None
+                sections.append((mark.group(1), header.group("meta") if header else None, []))
+                header_at = i + 1
+            elif sections and i != header_at:
+                sections[-1][2].append(line)
+        return _sections_to_turns(sections, p)
+    in_fence = False  # a hand-written file (no markers): headers outside code fences
+    for line in lines:
         m = None if in_fence else _TURN_HEADER.match(line)
         if line.lstrip().startswith("```"):
             in_fence = not in_fence
@@ -146,6 +182,11 @@ def _from_markdown(text: str, p: Path) -> tuple[list[Turn], str | None]:
             sections.append(("system", None, []))
         elif sections:
             sections[-1][2].append(line)
+    return _sections_to_turns(sections, p)
+
+
+def _sections_to_turns(sections: list[tuple[str, str | None, list[str]]], p: Path) -> tuple[list[Turn], str | None]:
+    system, turns = None, []
     for role, meta, lines in sections:
         body = "\n".join(lines).strip("\n")
         if role == "system":
@@ -163,8 +204,10 @@ def _from_markdown(text: str, p: Path) -> tuple[list[Turn], str | None]:
 
 def _write_atomic(p: Path, text: str) -> None:
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")  # 0600: conversations are private
     try:
+        if p.exists():  # a replaced file keeps its permissions
+            os.chmod(tmp, p.stat().st_mode & 0o777)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, p)
