@@ -59,6 +59,27 @@ def redact(text: str) -> str:
     return text
 
 
+def redact_url(url: str | None) -> str | None:
+    """A URL fit to show: a password in it, and query values named like secrets, masked."""
+    if not url:
+        return url
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if parts.password:
+            netloc = netloc.replace(":" + parts.password + "@", ":***@", 1)
+        query = parts.query
+        if query:
+            pairs = [(k, "***" if re.search(r"key|token|secret|pass|auth", k, re.I) else v)
+                     for k, v in parse_qsl(query, keep_blank_values=True)]  # fmt: skip
+            query = urlencode(pairs, safe="*")
+        return redact(urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)))
+    except ValueError:
+        return "<an unparsable URL>"
+
+
 class LLMKitError(Exception):
     """Base class of every error llmkit raises.
 

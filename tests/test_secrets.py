@@ -232,3 +232,35 @@ def test_keyless_local_server_placeholder_is_not_treated_as_a_secret():
     llmkit.Client("openai:qwen2.5", base_url="http://testserver/v1")  # no key anywhere: a placeholder is sent
     error = llmkit.LLMKitError("the setting is not-needed here")
     assert "not-needed" in str(error)  # ordinary words are not scrubbed as if they were a key
+
+
+def test_config_and_models_never_show_header_values_or_url_passwords():
+    import json as _json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    home = Path(os.environ["LLMKIT_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text(
+        '[providers.corp]\nkind = "openai"\nbase_url = "https://bob:hunter2pass@llm.corp.example/v1?token=tok-999&x=1"\n'
+        '[providers.corp.headers]\nAuthorization = "Bearer corp-secret-123"\n'
+    )
+    outputs = []
+    for args in (["config"], ["config", "--json"], ["models"], ["models", "--json"]):
+        r = subprocess.run([sys.executable, "-m", "llmkit.cli", *args], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        outputs.append(r.stdout + r.stderr)
+    for out in outputs:
+        assert "hunter2pass" not in out and "corp-secret-123" not in out and "tok-999" not in out
+        assert "llm.corp.example" in out  # the endpoint itself is still shown
+    shown = _json.loads(outputs[1])["providers"]["corp"]
+    assert shown["headers"] == {"Authorization": "***"} and "bob:***@" in shown["base_url"] and "x=1" in shown["base_url"]
+
+
+def test_connection_errors_name_the_server_without_its_password(no_sleep):
+    client = llmkit.Client("openai:m", base_url="http://bob:hunter2pass@127.0.0.1:9/v1", max_retries=0)
+    with pytest.raises(llmkit.APIConnectionError) as info:
+        client.chat("hi")
+    assert "hunter2pass" not in str(info.value) and "127.0.0.1:9" in str(info.value)

@@ -86,7 +86,7 @@ def map_error(exc: BaseException, model_id: str, base_url: str | None) -> E.LLMK
 
     if isinstance(exc, E.LLMKitError):
         return exc
-    where = base_url or "the OpenAI API"
+    where = E.redact_url(base_url) or "the OpenAI API"
     if isinstance(exc, openai.APITimeoutError):
         return E.APITimeoutError(f"no answer from {where} in time", model=model_id)
     if isinstance(exc, openai.APIConnectionError):

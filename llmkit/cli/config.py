@@ -86,7 +86,14 @@ def show(path: Path, as_json: bool) -> int:
     from llmkit import config, registry
 
     cfg = config.load()
+    from llmkit.errors import redact_url
+
     providers = {name: {k: v for k, v in spec.items()} for name, spec in cfg.providers.items()}
+    for spec in providers.values():  # header values and URL passwords are often secrets: never shown
+        if spec.get("base_url"):
+            spec["base_url"] = redact_url(spec["base_url"])
+        if isinstance(spec.get("headers"), dict):
+            spec["headers"] = {name: "***" for name in spec["headers"]}
     for spec in providers.values():  # the NAME of the key's variable, and whether it is set
         if spec.get("api_key_env"):
             spec["api_key_set"] = bool(os.environ.get(spec["api_key_env"]))

@@ -12,6 +12,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from llmkit import config, registry
+    from llmkit.errors import redact_url
 
     cfg = config.load()
     rows = []
@@ -23,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
         except Exception as exc:  # missing optional dependency: say so, keep listing
             caps, note = [], str(exc).splitlines()[0]
         spec = cfg.providers.get(name, {})
-        rows.append({"provider": name, "source": source, "base_url": spec.get("base_url"),
+        rows.append({"provider": name, "source": source, "base_url": redact_url(spec.get("base_url")),
                      "capabilities": caps, "note": note})  # fmt: skip
     caps_of = {row["provider"]: row["capabilities"] for row in rows}
     local = [{**m, "capabilities": caps_of.get(m["provider"], [])} for m in local_models()]
