@@ -35,7 +35,7 @@ class ChatFormatter:
         self.tokenizer = tokenizer
         self.name = name
         self.fallback = not getattr(tokenizer, "chat_template", None)
-        self.merge_system = False  # learned on the first system message the template refuses
+        self.merge_system = False  # set once the template is seen to refuse a system role at all
 
     @property
     def extra_stops(self) -> list[str]:
@@ -63,7 +63,13 @@ class ChatFormatter:
             text = self._apply(merge_system(dicts))
         except Exception as exc:
             raise _template_failure(self.name, exc) from exc
-        self.merge_system = True
+        # Merge from now on only when the template refuses a system role outright; if it
+        # takes [system, user], it was this conversation (a system message mid-way) it refused.
+        probe = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]
+        try:
+            self._apply(probe)
+        except Exception:
+            self.merge_system = True
         return text
 
     def _apply(self, dicts: list[dict[str, Any]]) -> str:

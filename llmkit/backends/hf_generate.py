@@ -115,8 +115,14 @@ class Generator:
         self.tokenizer = lm.tokenizer
         self.window = context_window
         gen_cfg = lm.model.generation_config
-        eos = gen_cfg.eos_token_id if gen_cfg.eos_token_id is not None else self.tokenizer.eos_token_id
-        self.eos_ids: list[int] = [eos] if isinstance(eos, int) else list(eos or [])
+        # End a sequence at any end token the model's config or its tokenizer knows: a chat
+        # template's end-of-turn token may be missing from one of them.
+        eos: list[int] = []
+        for ids in (gen_cfg.eos_token_id, self.tokenizer.eos_token_id):
+            for i in [ids] if isinstance(ids, int) else list(ids or []):
+                if i not in eos:
+                    eos.append(i)
+        self.eos_ids: list[int] = eos
         pad = self.tokenizer.pad_token_id
         if pad is None:
             pad = gen_cfg.pad_token_id if gen_cfg.pad_token_id is not None else (self.eos_ids or [0])[0]
@@ -317,10 +323,13 @@ def author_defaults(config: Any) -> dict[str, Any]:
     the OpenAI defaults hold (temperature 1, top_p 1)."""
     if config is None or getattr(config, "_from_model_config", False):
         return {}
+    out: dict[str, Any] = {}
+    penalty = getattr(config, "repetition_penalty", None)
+    if isinstance(penalty, int | float) and not isinstance(penalty, bool) and penalty != 1.0:
+        out["repetition_penalty"] = penalty
     if not getattr(config, "do_sample", False):
-        return {"temperature": 0}  # the authors' file asks for greedy decoding
-    out = {}
-    for name in ("temperature", "top_p", "top_k", "repetition_penalty"):
+        return {**out, "temperature": 0}  # the authors' file asks for greedy decoding
+    for name in ("temperature", "top_p", "top_k"):
         value = getattr(config, name, None)
         if isinstance(value, int | float) and not isinstance(value, bool):
             out[name] = value

@@ -25,6 +25,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,7 +149,13 @@ def load(
                             lm = _load_dir(Path(location), kwargs, name=Path(location).name)
                         else:
                             lm = _load_hub(location, {**kwargs, "revision": revision})
-            lm.model.to(dev).eval()
+            try:
+                lm.model.to(dev).eval()
+            except (RuntimeError, torch.cuda.OutOfMemoryError) as exc:  # no such device, out of memory
+                raise ConfigurationError(
+                    f"could not put hf:{spec} on {dev}: {type(exc).__name__}: {_first_line(exc)}",
+                    hint="Choose another device (device='cpu'), a smaller dtype (dtype='bfloat16'), or a smaller model.",
+                ) from exc
             lm.device = dev
             _models[key] = lm
     return lm
@@ -366,17 +373,31 @@ def _convert_gguf(file: Path, target: Path) -> None:
     fresh.load_state_dict(quantized.state_dict())
     fresh.generation_config = quantized.generation_config
     source = {"gguf_file": str(file), "sha256": target.name, "size": file.stat().st_size}
-    _save_atomically(target, fresh, tokenizer, source)
+    try:
+        _save_atomically(target, fresh, tokenizer, source)
+    except OSError as exc:  # disk full, read-only cache
+        raise CheckpointError(
+            f"could not write the converted copy of {file.name} to {target.parent}: {exc.strerror or exc}",
+            hint="Free some disk space, or point LLMKIT_HOME at a writable place with room "
+            "(the copy is about 4 bytes per parameter).",
+            model=f"hf:{file}",
+        ) from exc
 
 
 def _save_atomically(target: Path, model: Any, tokenizer: Any, source: dict[str, Any]) -> None:
     """Write into a temporary sibling directory, then rename: readers see all or nothing."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(".*-*"):  # left by a killed conversion an hour or more ago
+        with contextlib.suppress(OSError):
+            if stale.is_dir() and time.time() - stale.stat().st_mtime > 3600:
+                shutil.rmtree(stale)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         _write_source_note(tmp, source)
+        if target.exists() and not (target / "config.json").is_file():
+            shutil.rmtree(target, ignore_errors=True)  # an incomplete entry from elsewhere: replace it
         try:
             os.replace(tmp, target)
         except OSError:

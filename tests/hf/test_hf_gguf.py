@@ -112,3 +112,21 @@ def test_damaged_cached_copy_says_how_to_recover(tiny_gguf, isolated_home):
     with pytest.raises(CheckpointError, match="could not load") as info:
         llmkit.Client(f"hf:{tiny_gguf}")
     assert str(entry) in info.value.hint and "delete" in info.value.hint
+
+
+def test_a_full_disk_during_conversion_is_a_clear_error(tiny_gguf, isolated_home, monkeypatch):
+    import errno
+
+    hf_loading.forget_all()
+    real_replace = hf_loading.os.replace
+
+    def disk_full(src, dst):
+        if str(dst).startswith(str(isolated_home)):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(hf_loading.os, "replace", disk_full)
+    with pytest.raises(CheckpointError, match="could not write the converted copy.*No space left") as info:
+        llmkit.Client(f"hf:{tiny_gguf}")
+    assert "LLMKIT_HOME" in info.value.hint
+    assert not [p for p in (isolated_home / "cache" / "hf").iterdir() if p.is_dir()]  # nothing half-written

@@ -62,6 +62,25 @@ def test_system_merged_into_first_user_turn_when_template_refuses_it(no_system_d
     assert client.chat(messages, max_tokens=3, temperature=0).usage.input_tokens == client.count_tokens(messages)
 
 
+def test_a_system_message_mid_conversation_does_not_switch_merging_on_for_good():
+    from jinja2.exceptions import TemplateError
+
+    class LlamaTwoLike:  # takes a leading system message, refuses one anywhere else
+        chat_template = "..."
+
+        def apply_chat_template(self, dicts, **kwargs):
+            if any(d["role"] == "system" for d in dicts[1:]):
+                raise TemplateError("Conversation roles must alternate")
+            return "".join(f"[{d['role']}]{d['content']}" for d in dicts)
+
+    formatter = hf_chat.ChatFormatter(LlamaTwoLike(), "llama2-like")
+    mid = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"},
+           {"role": "system", "content": "Now French"}, {"role": "user", "content": "Bye"}]  # fmt: skip
+    assert formatter.render([llmkit.types.Message.from_dict(d) for d in mid]).startswith("[user]Now French")
+    assert not formatter.merge_system
+    assert formatter.render([llmkit.system("Be brief."), llmkit.user("Hi")]) == "[system]Be brief.[user]Hi"
+
+
 def test_merge_system_without_user_turn():
     merged = hf_chat.merge_system([{"role": "system", "content": "S"}, {"role": "assistant", "content": "A"}])
     assert merged == [{"role": "user", "content": "S"}, {"role": "assistant", "content": "A"}]
