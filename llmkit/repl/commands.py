@@ -44,7 +44,8 @@ def dispatch(app: ChatApp, line: str) -> None:
     if cmd is None:
         close = difflib.get_close_matches(name, list(COMMANDS) + list(ALIASES), n=1, cutoff=0.5)
         hint = f"did you mean {ALIASES.get(close[0], close[0])}? " if close else ""
-        raise LLMKitError(f"unknown command {name}", hint=f"{hint}/help lists the commands.")
+        raise LLMKitError(f"unknown command {name}",
+                          hint=f"{hint}/help lists the commands; to send text that starts with /, begin it with //.")
     cmd.run(app, arg.strip())
 
 
