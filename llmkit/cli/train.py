@@ -1,7 +1,7 @@
 """`llmkit train`: train the bundled GPT architecture on your own text.
 
     llmkit train my_notes/ -o my-model --time 30m          # then: llmkit ask -m mini:my-model
-    llmkit train --stdlib -o stdlib-model --time 80m       # the shipped checkpoint's recipe
+    llmkit train --stdlib -o stdlib-model --time 220m      # the shipped checkpoint's recipe (model card)
 """
 
 from __future__ import annotations
