@@ -130,8 +130,9 @@ def test_prefix_and_substring_search():
     assert [c for c, _ in h.find_turns(query="天気")] == [cid]  # no word breaks: a substring search
     assert h.find_turns(query="天気 雨") == []  # every word must be there
     h.add_turn(None, turn("I scored 100 points", "Well done."))
-    assert h.find_turns(query="100%") == []  # LIKE wildcards in a query are text, not "anything"
+    assert h.find_turns(query="sc%ed") == []  # LIKE wildcards in a query are text, not "anything"
     assert h.find_turns(query="scor_d") == []
+    assert len(h.find_turns(query="scor")) == 1
 
 
 def test_a_damaged_history_file_is_one_clear_error(isolated_home):
