@@ -31,8 +31,9 @@ def main() -> None:
     for path in WEIGHTS.iterdir():  # installed files must be readable by every user
         path.chmod(0o644)
     WEIGHTS.chmod(0o755)
-    subprocess.run([sys.executable, str(Path(__file__).with_name("model_card.py")), str(WEIGHTS),
-                    "--command", args.command, "--note", args.note], check=True)  # fmt: skip
+    root = WEIGHTS.parents[2]  # the card names the weights by their path in the repository
+    subprocess.run([sys.executable, str(Path(__file__).with_name("model_card.py")), str(WEIGHTS.relative_to(root)),
+                    "--command", args.command, "--note", args.note], check=True, cwd=root)  # fmt: skip
 
 
 if __name__ == "__main__":
