@@ -8,7 +8,7 @@ transient failures (once, here, for every backend) and moves on to fallbacks.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from . import registry, retry
@@ -137,14 +137,7 @@ class Client:
 
     async def achat(self, prompt: str | Message | Iterable[Message | dict], **options: Any) -> Response:
         messages = to_messages(prompt)
-        for attempt in self._attempts("chat", messages, options):
-            try:
-                return self._finish(await attempt.backend.achat(messages, attempt.opts), attempt)
-            except LLMKitError as exc:
-                delay = attempt.failed(exc)
-                if delay is not None:
-                    await retry.asleep(delay)
-        raise AssertionError("unreachable: _attempts raises when it runs out")
+        return await self._arun("chat", messages, options, lambda b, o: b.achat(messages, o))
 
     def astream(self, prompt: str | Message | Iterable[Message | dict], **options: Any) -> AsyncStream:
         messages = to_messages(prompt)
@@ -186,14 +179,7 @@ class Client:
         if not batch:
             self._prepare(self.backend, "embed", batch, options)
             return Embeddings([], model=self.model)
-        for attempt in self._attempts("embed", batch, options):
-            try:
-                return self._finish(await attempt.backend.aembed(batch, attempt.opts), attempt)
-            except LLMKitError as exc:
-                delay = attempt.failed(exc)
-                if delay is not None:
-                    await retry.asleep(delay)
-        raise AssertionError("unreachable: _attempts raises when it runs out")
+        return await self._arun("embed", batch, options, lambda b, o: b.aembed(batch, o))
 
     # --- machinery -----------------------------------------------------------------
 
@@ -298,6 +284,17 @@ class Client:
                 delay = attempt.failed(exc)
                 if delay is not None:
                     retry.sleep(delay)
+        raise AssertionError("unreachable: _attempts raises when it runs out")
+
+    async def _arun(self, kind: str, payload: Any, options: dict, call: Callable[[Backend, dict], Awaitable[R]]) -> R:
+        """`_run` for coroutines: the same retries and fallbacks, sleeping without blocking."""
+        for attempt in self._attempts(kind, payload, options):
+            try:
+                return self._finish(await call(attempt.backend, attempt.opts), attempt)
+            except LLMKitError as exc:
+                delay = attempt.failed(exc)
+                if delay is not None:
+                    await retry.asleep(delay)
         raise AssertionError("unreachable: _attempts raises when it runs out")
 
     def _run_batch(self, kind: str, payload: list, options: dict,
