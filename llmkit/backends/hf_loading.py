@@ -34,6 +34,7 @@ from typing import Any
 import torch
 
 from .. import config
+from ..atomic import write_text_atomic
 from ..errors import CheckpointError, ConfigurationError, InvalidOptionError, UnknownModelError
 
 _models: dict[tuple, LoadedModel] = {}
@@ -315,7 +316,7 @@ def file_hash(file: Path) -> str:
     index = {path: entry for path, entry in index.items() if os.path.exists(path)}  # forget deleted files
     index[key[0]] = [*key[1:], digest]
     with contextlib.suppress(OSError):  # a read-only cache only costs the next run a re-hash
-        _write_json_atomically(index_file, index)
+        write_text_atomic(index_file, json.dumps(index))
     return digest
 
 
@@ -325,19 +326,6 @@ def _read_json(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _convert_gguf(file: Path, target: Path) -> None:

@@ -17,7 +17,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -189,18 +188,9 @@ def write(path: Path, text: str, expected: dict[str, Any]) -> None:
                 f"cannot edit {path} safely (unusual layout)", hint=f"Edit {path} by hand, or pip install tomli-w."
             ) from None
         text = tomli_w.dumps(expected)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".config.", suffix=".toml")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        config._parse(Path(tmp))  # the same checks every command makes when it reads the file
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from llmkit.atomic import write_text_atomic
+
+    write_text_atomic(path, text, check=config._parse)  # the same checks every command makes when it reads it
 
 
 def _loads(text: str, path: Path) -> dict[str, Any]:

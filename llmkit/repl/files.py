@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..atomic import write_text_atomic
 from ..errors import LLMKitError
 from ..logs import Turn
 from ..types import Message, Usage
@@ -66,7 +65,7 @@ def save(path: str, turns: list[Turn], *, system: str | None, model: str, cid: s
         text = _markdown(turns, system=system, model=model)
     else:
         raise LLMKitError(f"cannot tell the format of {p.name!r}", hint="Use a .md or a .json file name.")
-    _write_atomic(p, text)
+    write_text_atomic(p, text)  # owner-only when new: conversations are private
     return p
 
 
@@ -200,17 +199,3 @@ def _sections_to_turns(sections: list[tuple[str, str | None, list[str]]], p: Pat
     if not turns:
         raise LLMKitError(f"{p} holds no conversation", hint="Load a .md or .json file written by /save.")
     return turns, system
-
-
-def _write_atomic(p: Path, text: str) -> None:
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")  # 0600: conversations are private
-    try:
-        if p.exists():  # a replaced file keeps its permissions
-            os.chmod(tmp, p.stat().st_mode & 0o777)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
