@@ -47,7 +47,7 @@ _ERRORS = {
     "NotFoundError", "BadRequestError", "ContextLengthError", "ContentFilterError",
     "RateLimitError", "QuotaExceededError", "ServerError", "APIConnectionError",
     "APITimeoutError", "MalformedResponseError", "MalformedStreamError", "CheckpointError",
-    "PluginError",
+    "PluginError", "UsageError", "HistoryError", "ReplyInterruptedError",
 }  # fmt: skip
 
 __all__ = sorted([*_EXPORTS, *_ERRORS, "__version__"])

@@ -220,7 +220,6 @@ class Client:
                 if kind == "embed":
                     fix = ' or pass truncate="left" (keep its end) or "right" (keep its start)'
                     exc.hint = "Split the text" + (fix if "truncate" in backend.embed_options else "") + "."
-                    exc.args = (exc._render(),)
                 raise
         return opts
 
@@ -264,9 +263,7 @@ class Client:
         movable = setup or exc.retryable or isinstance(exc, ContextLengthError)
         if last or not movable:
             if len(errors) > 1:
-                tried = ", ".join(self._ids[: i + 1])
-                exc.hint = (exc.hint + " " if exc.hint else "") + f"(tried in order: {tried})"
-                exc.args = (exc._render(),)
+                exc.tried = self._ids[: i + 1]
             raise exc
         log.warning("%s failed (%s); falling back to %s", self._ids[i], type(exc).__name__, self._ids[i + 1])
 

@@ -4,6 +4,19 @@ Backends translate their own failures into these classes, mapping on HTTP status
 error *code*, never on message text. Every error says what happened and what to do;
 `retryable` tells the client's retry and fallback layer whether trying again can help.
 API keys never appear in messages: `redact()` scrubs anything that looks like one.
+
+An error is built whole and rendered from its fields when shown, so a layer that learns
+more (the client, naming the fallbacks it tried) sets a field, never the text:
+
+    >>> err = ContextLengthError("the prompt has 9000 tokens", model="openai:gpt-4o-mini")
+    >>> err.tried = ["openai:gpt-4o-mini", "mock:echo"]
+    >>> print(err)
+    the prompt has 9000 tokens [model=openai:gpt-4o-mini]
+      -> Shorten the conversation, lower max_tokens, or use a model with a larger context. (tried in order: openai:gpt-4o-mini, mock:echo)
+
+Mistakes in how llmkit is called (a missing file name, nothing to retry) are
+`UsageError`s; a reply that broke off after some of it arrived is a
+`ReplyInterruptedError` that carries what arrived.
 """
 
 from __future__ import annotations
@@ -32,7 +45,11 @@ __all__ = [
     "MalformedStreamError",
     "CheckpointError",
     "PluginError",
+    "UsageError",
+    "HistoryError",
+    "ReplyInterruptedError",
     "redact",
+    "redact_url",
 ]
 
 # Things that look like secrets: OpenAI-style keys, bearer tokens, generic sk-/key- ids.
@@ -83,9 +100,11 @@ def redact_url(url: str | None) -> str | None:
 class LLMKitError(Exception):
     """Base class of every error llmkit raises.
 
-    Attributes: status_code (HTTP status when a server answered), code (the server's
-    or llmkit's machine-readable error code), request_id (for support tickets),
-    retryable (whether trying again may succeed), model (the llmkit model id).
+    Attributes: message (what happened), hint (what to do), status_code (HTTP status
+    when a server answered), code (the server's or llmkit's machine-readable error
+    code), request_id (for support tickets), retryable (whether trying again may
+    succeed), model (the llmkit model id), tried (the model ids tried, in order, when
+    fallbacks were involved). `str()` renders them all; nothing is baked in early.
     """
 
     retryable: bool = False
@@ -103,16 +122,25 @@ class LLMKitError(Exception):
         retryable: bool | None = None,
     ) -> None:
         self.message = redact(message)
-        self.hint = redact(hint) if hint is not None else self.default_hint
+        self.hint = hint if hint is not None else self.default_hint
         self.status_code = status_code
         self.code = code
         self.request_id = request_id
         self.model = model
+        self.tried: list[str] = []
         if retryable is not None:
             self.retryable = retryable
-        super().__init__(self._render())
+        super().__init__(self.message)
 
-    def _render(self) -> str:
+    @property
+    def hint(self) -> str:
+        return self._hint
+
+    @hint.setter
+    def hint(self, value: str) -> None:
+        self._hint = redact(value or "")
+
+    def __str__(self) -> str:
         text = self.message
         details = []
         if self.model:
@@ -125,21 +153,67 @@ class LLMKitError(Exception):
             details.append(f"request_id={self.request_id}")
         if details:
             text += f" [{', '.join(details)}]"
-        if self.hint:
-            text += f"\n  -> {self.hint}"
+        advice = self._advice()
+        if advice:
+            text += f"\n  -> {advice}"
         return text
+
+    def _advice(self) -> str:
+        tried = f"(tried in order: {', '.join(self.tried)})" if len(self.tried) > 1 else ""
+        return " ".join(part for part in (self.hint, tried) if part)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r})"
+
+    def __reduce__(self) -> tuple:
+        # pickle (multiprocessing, DDP ranks) keeps every field, not only the message
+        return _rebuild, (type(self), self.__dict__.copy())
 
     def one_line(self) -> str:
         """What happened, then what to do, on one line (for terminals and logs)."""
         text = self.message
         if self.status_code is not None:
             text += f" ({type(self).__name__}, status {self.status_code})"
-        if self.hint:
-            text += f" -> {self.hint}"
+        advice = self._advice()
+        if advice:
+            text += f" -> {advice}"
         return " ".join(text.split())
+
+
+def _rebuild(cls: type[LLMKitError], state: dict) -> LLMKitError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, state.get("message", ""))
+    error.__dict__.update(state)
+    return error
+
+
+class UsageError(LLMKitError, ValueError):
+    """A mistake in how llmkit was called or used: a missing argument, a file that cannot
+    be used, nothing to retry. Fix the call; retrying the same thing cannot help."""
+
+
+class HistoryError(LLMKitError):
+    """The history file (SQLite) cannot be read or written, or has no such conversation."""
+
+
+class ReplyInterruptedError(LLMKitError):
+    """A reply broke off after some of it had arrived (a dropped stream, a server error
+    mid-way). `turn` holds what arrived, kept in the conversation (and the history),
+    marked interrupted; `error` (also `__cause__`) is what broke it off."""
+
+    def __init__(self, error: LLMKitError, turn: object) -> None:
+        self.error = error
+        self.turn = turn
+        super().__init__(
+            f"the reply broke off (what arrived is kept): {error.message}",
+            hint=error.hint,
+            status_code=error.status_code,
+            code=error.code,
+            request_id=error.request_id,
+            model=error.model,
+            retryable=False,  # output was shown: sending again is the user's call (/retry)
+        )
+        self.__cause__ = error
 
 
 # --- errors raised before anything is sent -------------------------------------------

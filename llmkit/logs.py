@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import ConfigurationError, LLMKitError
+from .errors import ConfigurationError, HistoryError
 from .types import Message, Usage
 
 T = TypeVar("T")
@@ -132,14 +132,14 @@ class Turn:
 
 
 def _reads(method: Callable[..., T]) -> Callable[..., T]:
-    """SQLite's read failures (a damaged file) become one clear LLMKitError."""
+    """SQLite's read failures (a damaged file) become one clear HistoryError."""
 
     @functools.wraps(method)
     def wrapper(self: History, *args: Any, **kwargs: Any) -> T:
         try:
             return method(self, *args, **kwargs)
         except sqlite3.DatabaseError as exc:
-            raise LLMKitError(
+            raise HistoryError(
                 f"cannot read the history file {self.path}: {exc}",
                 hint=f"It may be damaged: move it away (llmkit starts a new one), or try `sqlite3 {self.path} .recover`.",
             ) from None
@@ -289,14 +289,14 @@ class History:
         if len(ids) == 1:
             return ids[0]
         if not ids:
-            raise LLMKitError(f"no conversation {cid!r} in {self.path}", hint="`llmkit logs` lists conversations.")
-        raise LLMKitError(f"{cid!r} matches several conversations", hint="Give more characters of the id.")
+            raise HistoryError(f"no conversation {cid!r} in {self.path}", hint="`llmkit logs` lists conversations.")
+        raise HistoryError(f"{cid!r} matches several conversations", hint="Give more characters of the id.")
 
     @_reads
     def conversation(self, cid: str) -> dict[str, Any]:
         row = self._db.execute("SELECT * FROM conversations WHERE id = ?", (cid,)).fetchone()
         if row is None:
-            raise LLMKitError(f"no conversation {cid!r} in {self.path}", hint="`llmkit logs` lists conversations.")
+            raise HistoryError(f"no conversation {cid!r} in {self.path}", hint="`llmkit logs` lists conversations.")
         return dict(row)
 
     @_reads
@@ -338,7 +338,7 @@ class History:
         try:
             keys = self._db.execute(sql, (*args, limit)).fetchall()
         except sqlite3.OperationalError as exc:
-            raise LLMKitError(f"cannot search for {query!r}: {exc}") from None
+            raise HistoryError(f"cannot search for {query!r}: {exc}") from None
         if query and not keys:  # words FTS cannot split out (Chinese, Japanese...): plain substrings
             like = [w.strip("*") for w in query.split() if w.strip("*")]
             where_like = where[:-1] + ["m.content LIKE ? ESCAPE '\\'"] * len(like)
@@ -396,7 +396,7 @@ def _with_reply(turn: Turn, r: sqlite3.Row) -> Turn:
 @contextmanager
 def _transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error (autocommit connection).
-    SQLite's own failures (disk full, locked too long) become LLMKitErrors."""
+    SQLite's own failures (disk full, locked too long) become HistoryErrors."""
     try:
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -406,6 +406,6 @@ def _transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             raise
         db.execute("COMMIT")
     except sqlite3.Error as exc:
-        raise LLMKitError(
+        raise HistoryError(
             f"could not write the history: {exc}", hint="Check the disk space and the history file's permissions."
         ) from None

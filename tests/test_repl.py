@@ -129,8 +129,10 @@ def test_error_after_output_keeps_the_partial_reply():
 
     client.backend.stream = stream
     session = ChatSession(client, history=History())
-    with pytest.raises(llmkit.MalformedStreamError) as info:
+    with pytest.raises(llmkit.ReplyInterruptedError) as info:
         session.send("hi", lambda _: None)
+    assert isinstance(info.value.error, llmkit.MalformedStreamError) and info.value.__cause__ is info.value.error
+    assert "connection dropped" in str(info.value)
     assert info.value.turn.interrupted and session.turns[0].reply.text == "partial "
     assert History().turns(session.cid)[0].reply.text == "partial "
 

@@ -291,7 +291,6 @@ def _load_gguf(file: Path, kwargs: dict[str, Any], spec: str) -> LoadedModel:
             return _load_dir(target, kwargs, name=file.name, source="gguf")
     except CheckpointError as exc:
         exc.hint = f"The converted copy in {target} may be damaged: delete it and load again to re-convert."
-        exc.args = (exc._render(),)
         raise
 
 

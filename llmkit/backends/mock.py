@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-from ..errors import InvalidOptionError, LLMKitError
+from ..errors import InvalidOptionError, LLMKitError, UsageError
 from ..options import stop_list
 from ..types import Capabilities, Embeddings, Message, Response, StreamEvent, TokenCount, ToolCall, ToolCallDelta, Usage
 from .base import Backend
@@ -72,7 +72,7 @@ class MockBackend(Backend):
         elif self.model == "echo":
             item = payload[-1].text if isinstance(payload, list) else payload
         else:
-            raise LLMKitError(
+            raise UsageError(
                 "the mock backend has no scripted responses left",
                 hint="Add more items to responses=[...].",
             )

@@ -72,18 +72,18 @@ def open_history(args: argparse.Namespace) -> Any:
 
 def resume(history: Any, args: argparse.Namespace) -> tuple[str | None, list, dict[str, Any]]:
     """(cid, turns, conversation row) to continue, or (None, [], {})."""
-    from llmkit.errors import LLMKitError
+    from llmkit.errors import UsageError
 
     if not (args.continue_last or args.cid):
         return None, [], {}
     cid = history.resolve_id(args.cid) if args.cid else history.last_conversation_id()
     if cid is None:
-        raise LLMKitError("there is no conversation to continue yet", hint="Start one with `llmkit chat`.")
+        raise UsageError("there is no conversation to continue yet", hint="Start one with `llmkit chat`.")
     return cid, history.turns(cid), history.conversation(cid)
 
 
 def run(args: argparse.Namespace) -> int:
-    from llmkit.errors import LLMKitError
+    from llmkit.errors import ReplyInterruptedError
     from llmkit.repl.session import Cancelled, ChatSession, open_client
 
     prompt = " ".join(args.prompt)
@@ -111,10 +111,9 @@ def run(args: argparse.Namespace) -> int:
     except Cancelled:
         print("interrupted", file=sys.stderr)
         return 130
-    except LLMKitError as exc:
-        if getattr(exc, "turn", None) is not None:  # cut off after some output: end that line first
-            sys.stdout.write("\n")
-            sys.stdout.flush()
+    except ReplyInterruptedError:  # cut off after some output: end that line first
+        sys.stdout.write("\n")
+        sys.stdout.flush()
         raise
     finally:
         client.close()

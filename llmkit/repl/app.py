@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import LLMKitError
+from ..errors import LLMKitError, ReplyInterruptedError
 from ..logs import Turn
 from ..types import Message
 from . import commands
@@ -102,7 +102,7 @@ class ChatApp:
             reply.finish(None)
             self.out.info("cancelled before the reply began; /retry sends the message again")
         except LLMKitError as exc:
-            reply.finish(getattr(exc, "turn", None))
+            reply.finish(exc.turn if isinstance(exc, ReplyInterruptedError) else None)  # type: ignore[arg-type]
             self.out.error(exc)
             if s.failed is not None:
                 self.out.info("/retry sends the message again")

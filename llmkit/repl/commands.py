@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..errors import LLMKitError
+from ..errors import LLMKitError, UsageError
 
 if TYPE_CHECKING:
     from .app import ChatApp
@@ -44,7 +44,7 @@ def dispatch(app: ChatApp, line: str) -> None:
     if cmd is None:
         close = difflib.get_close_matches(name, list(COMMANDS) + list(ALIASES), n=1, cutoff=0.5)
         hint = f"did you mean {ALIASES.get(close[0], close[0])}? " if close else ""
-        raise LLMKitError(f"unknown command {name}",
+        raise UsageError(f"unknown command {name}",
                           hint=f"{hint}/help lists the commands; to send text that starts with /, begin it with //.")
     cmd.run(app, arg.strip())
 
@@ -131,7 +131,7 @@ def _save(app: ChatApp, arg: str) -> None:
     force = arg.endswith(" --force")
     arg = arg.removesuffix(" --force").strip()
     if not arg:
-        raise LLMKitError("/save needs a file name", hint="e.g. /save chat.md or /save chat.json")
+        raise UsageError("/save needs a file name", hint="e.g. /save chat.md or /save chat.json")
     s = app.session
     path = files.save(arg, s.turns, system=s.system, model=s.client.model, cid=s.cid, overwrite=force)
     app.out.note(f"saved {len(s.turns)} turn(s) to {path}")
@@ -142,7 +142,7 @@ def _load(app: ChatApp, arg: str) -> None:
     from . import files
 
     if not arg:
-        raise LLMKitError("/load needs a file name", hint="e.g. /load chat.json")
+        raise UsageError("/load needs a file name", hint="e.g. /load chat.json")
     turns, system = files.load(arg)
     app.session.replace_turns(turns, system)
     app.out.note(f"loaded {len(turns)} turn(s) from {arg}" + (" (with a system prompt)" if system else ""))

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import write_text_atomic
-from ..errors import LLMKitError
+from ..errors import UsageError
 from ..logs import Turn
 from ..types import Message, Usage
 
@@ -21,22 +21,22 @@ def read_attachment(path: str, max_bytes: int = MAX_ATTACH_BYTES) -> tuple[str, 
     """(display name, text) of a text file; a clear error for anything else."""
     p = Path(path).expanduser()
     if not path.strip():
-        raise LLMKitError("/attach needs a file name", hint="e.g. /attach notes.md")
+        raise UsageError("/attach needs a file name", hint="e.g. /attach notes.md")
     if not p.exists():
-        raise LLMKitError(f"no such file: {p}")
+        raise UsageError(f"no such file: {p}")
     if p.is_dir():
-        raise LLMKitError(f"{p} is a directory", hint="Attach the files in it one by one.")
+        raise UsageError(f"{p} is a directory", hint="Attach the files in it one by one.")
     size = p.stat().st_size
     if size > max_bytes:
-        raise LLMKitError(f"{p} is {size:,} bytes; the limit for /attach is {max_bytes:,}",
+        raise UsageError(f"{p} is {size:,} bytes; the limit for /attach is {max_bytes:,}",
                           hint="Attach a smaller file or an excerpt of it.")  # fmt: skip
     data = p.read_bytes()
     if b"\0" in data[:8192]:
-        raise LLMKitError(f"{p} is a binary file", hint="Only text files can be attached.")
+        raise UsageError(f"{p} is a binary file", hint="Only text files can be attached.")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise LLMKitError(
+        raise UsageError(
             f"{p} is not UTF-8 text", hint="Only text files can be attached (convert it to UTF-8)."
         ) from None
     return str(path), text
@@ -54,7 +54,7 @@ def save(path: str, turns: list[Turn], *, system: str | None, model: str, cid: s
          overwrite: bool = False) -> Path:  # fmt: skip
     p = Path(path).expanduser()
     if p.exists() and not overwrite:
-        raise LLMKitError(f"{p} already exists", hint=f"Choose another name, or /save {path} --force to replace it.")
+        raise UsageError(f"{p} already exists", hint=f"Choose another name, or /save {path} --force to replace it.")
     p = p.resolve() if p.is_symlink() else p  # replace what the link points to, keep the link
     kind = p.suffix.lower()
     if kind == ".json":
@@ -64,7 +64,7 @@ def save(path: str, turns: list[Turn], *, system: str | None, model: str, cid: s
     elif kind in (".md", ".markdown"):
         text = _markdown(turns, system=system, model=model)
     else:
-        raise LLMKitError(f"cannot tell the format of {p.name!r}", hint="Use a .md or a .json file name.")
+        raise UsageError(f"cannot tell the format of {p.name!r}", hint="Use a .md or a .json file name.")
     write_text_atomic(p, text)  # owner-only when new: conversations are private
     return p
 
@@ -76,22 +76,22 @@ def load(path: str) -> tuple[list[Turn], str | None]:
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise LLMKitError(f"no such file: {p}") from None
+        raise UsageError(f"no such file: {p}") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise LLMKitError(f"cannot read {p}: {exc}") from None
+        raise UsageError(f"cannot read {p}: {exc}") from None
     if p.suffix.lower() == ".json":
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise LLMKitError(f"{p} is not valid JSON: {exc}") from None
+            raise UsageError(f"{p} is not valid JSON: {exc}") from None
         if isinstance(data, list):
             return _from_messages(data)
         if isinstance(data, dict) and isinstance(data.get("turns"), list):
             system = data.get("system")
             if system is not None and not isinstance(system, str):
-                raise LLMKitError(f"{p}: 'system' must be text", hint="Load a file written by /save.")
+                raise UsageError(f"{p}: 'system' must be text", hint="Load a file written by /save.")
             return [_turn_from(d, p) for d in data["turns"]], system or None
-        raise LLMKitError(f"{p} is not a saved conversation", hint="Load a file written by /save.")
+        raise UsageError(f"{p} is not a saved conversation", hint="Load a file written by /save.")
     return _from_markdown(text, p)
 
 
@@ -107,8 +107,8 @@ def _turn_dict(t: Turn) -> dict[str, Any]:
 def _turn_from(d: Any, p: Path) -> Turn:
     """One saved turn, every field checked before anything in the session changes."""
 
-    def bad(what: str) -> LLMKitError:
-        return LLMKitError(f"{p}: a saved turn {what}", hint="Load a file written by /save, or fix that turn.")
+    def bad(what: str) -> UsageError:
+        return UsageError(f"{p}: a saved turn {what}", hint="Load a file written by /save, or fix that turn.")
 
     if not isinstance(d, dict) or not isinstance(d.get("user"), str):
         raise bad("has no 'user' text")
@@ -197,5 +197,5 @@ def _sections_to_turns(sections: list[tuple[str, str | None, list[str]]], p: Pat
             turns[-1].model = (meta or "").split(",")[0].strip()
             turns[-1].interrupted = "interrupted" in (meta or "")
     if not turns:
-        raise LLMKitError(f"{p} holds no conversation", hint="Load a .md or .json file written by /save.")
+        raise UsageError(f"{p} holds no conversation", hint="Load a .md or .json file written by /save.")
     return turns, system

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import LLMKitError
+from ..errors import LLMKitError, ReplyInterruptedError, UsageError
 from ..logs import History, Turn
 from ..types import Message, Usage
 
@@ -131,7 +131,7 @@ class ChatSession:
         if self.failed is not None:
             return self.messages(self.failed)
         if not self.turns:
-            raise LLMKitError("nothing to retry yet", hint="Type a message first.")
+            raise UsageError("nothing to retry yet", hint="Type a message first.")
         messages = self.messages()
         return messages[:-1] if self.turns[-1].reply is not None else messages
 
@@ -142,7 +142,7 @@ class ChatSession:
             content, self.failed = self.failed, None
             return self._exchange(Turn(Message("user", content)), on_text, truncate=truncate)
         if not self.turns:
-            raise LLMKitError("nothing to retry yet", hint="Type a message first.")
+            raise UsageError("nothing to retry yet", hint="Type a message first.")
         old = self.turns.pop()
         try:
             return self._exchange(Turn(old.user), on_text, truncate=truncate, replaces=old)
@@ -199,11 +199,9 @@ class ChatSession:
         self.failed = None
         try:
             self._commit(turn, replaces)
-        except LLMKitError as exc:
-            error = error or exc
-        if error is not None:
-            error.turn = turn  # type: ignore[attr-defined]  # the kept partial reply, for the footer
-            raise error
+        finally:  # a failed history write keeps the turn here; the error says what broke off first
+            if error is not None:
+                raise ReplyInterruptedError(error, turn)
         return turn
 
     def _usage(self, response: Any, messages: list[Message], text: str) -> Usage:
