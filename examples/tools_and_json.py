@@ -43,7 +43,7 @@ while r.tool_calls:  # the model asks; we run the function (arguments are data, 
     messages.append(r.message)
     for call in r.tool_calls:
         print(f"model calls {call.name}({call.args})")
-        messages.append(llmkit.tool(tools[call.name](**call.args), tool_call_id=call.id))
+        messages.append(llmkit.tool_result(tools[call.name](**call.args), tool_call_id=call.id))
     r = client.chat(messages, tools=[get_weather])
 print("answer:", r.text)
 

@@ -35,7 +35,9 @@ _EXPORTS = {
     "system": "llmkit.types",
     "user": "llmkit.types",
     "assistant": "llmkit.types",
-    "tool": "llmkit.types",
+    "tool_result": "llmkit.types",
+    "Tool": "llmkit.tools",
+    "tool": "llmkit.tools",
     "RetryPolicy": "llmkit.retry",
     "Backend": "llmkit.backends.base",
     "register_provider": "llmkit.registry",
@@ -47,7 +49,7 @@ _ERRORS = {
     "NotFoundError", "BadRequestError", "ContextLengthError", "ContentFilterError",
     "RateLimitError", "QuotaExceededError", "ServerError", "APIConnectionError",
     "APITimeoutError", "MalformedResponseError", "MalformedStreamError", "CheckpointError",
-    "PluginError", "UsageError", "HistoryError", "ReplyInterruptedError",
+    "PluginError", "UsageError", "HistoryError", "ReplyInterruptedError", "ToolArgumentsError",
 }  # fmt: skip
 
 __all__ = sorted([*_EXPORTS, *_ERRORS, "__version__"])
@@ -79,6 +81,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs
     from .registry import register_provider
     from .retry import RetryPolicy
     from .streaming import AsyncStream, Stream
+    from .tools import Tool, tool
     from .types import (
         Capabilities,
         Embeddings,
@@ -94,6 +97,6 @@ if TYPE_CHECKING:  # for type checkers and IDEs
         assistant,
         cosine,
         system,
-        tool,
+        tool_result,
         user,
     )  # fmt: skip

@@ -16,6 +16,7 @@ from .backends.base import Backend
 from .errors import ContextLengthError, InvalidOptionError, LLMKitError, MissingCapabilityError
 from .options import suggest, validate
 from .streaming import AsyncStream, Stream
+from .tools import to_tool
 from .types import Embeddings, Logprobs, Message, Response, StreamEvent, TokenCount, to_messages
 
 log = logging.getLogger("llmkit")
@@ -207,6 +208,8 @@ class Client:
             if merged.get(name) is not None:
                 self._require(backend, capability)
         opts = validate(merged, _allowed(backend, kind), f"{backend.model_id} {kind}()")
+        if "tools" in opts:  # functions, dicts and Tools alike reach every backend as Tools
+            opts["tools"] = [to_tool(t) for t in opts["tools"]]
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s options=%s", kind, backend.model_id, sorted(opts))
         self._require(backend, _CAPABILITY_OF[kind])

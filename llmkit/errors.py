@@ -48,6 +48,7 @@ __all__ = [
     "UsageError",
     "HistoryError",
     "ReplyInterruptedError",
+    "ToolArgumentsError",
     "redact",
     "redact_url",
 ]
@@ -190,6 +191,19 @@ def _rebuild(cls: type[LLMKitError], state: dict) -> LLMKitError:
 class UsageError(LLMKitError, ValueError):
     """A mistake in how llmkit was called or used: a missing argument, a file that cannot
     be used, nothing to retry. Fix the call; retrying the same thing cannot help."""
+
+
+class ToolArgumentsError(LLMKitError, ValueError):
+    """A model called a tool with arguments that do not fit its schema. `problems` lists
+    what is wrong, one line each: the message is fit to send back to the model."""
+
+    def __init__(self, tool: str, problems: list[str]) -> None:
+        self.tool = tool
+        self.problems = list(problems)
+        super().__init__(
+            f"invalid arguments for tool {tool!r}: " + "; ".join(self.problems),
+            hint="The model's call did not match the tool's parameters; an agent sends this back to it to retry.",
+        )
 
 
 class HistoryError(LLMKitError):

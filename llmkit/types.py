@@ -124,8 +124,8 @@ def assistant(content: str | None = "", tool_calls: Iterable[ToolCall] = ()) -> 
     return Message("assistant", content, tool_calls=list(tool_calls))
 
 
-def tool(content: str, tool_call_id: str, name: str | None = None) -> Message:
-    """The result of a tool call, sent back to the model."""
+def tool_result(content: str, tool_call_id: str, name: str | None = None) -> Message:
+    """The result of a tool call, sent back to the model (the `tool` role message)."""
     return Message("tool", content, name=name, tool_call_id=tool_call_id)
 
 

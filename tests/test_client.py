@@ -214,7 +214,7 @@ def test_response_message_continues_a_conversation():
     client = llmkit.Client("mock", responses=[ToolCall("t1", "now", "{}"), "It is noon."])
     history = [llmkit.user("time?")]
     first = client.chat(history)
-    history += [first.message, llmkit.tool("12:00", tool_call_id="t1")]
+    history += [first.message, llmkit.tool_result("12:00", tool_call_id="t1")]
     assert client.chat(history).text == "It is noon."
     sent = client.backend.calls[-1][1]
     assert [m.role for m in sent] == ["user", "assistant", "tool"]

@@ -31,6 +31,6 @@ def test_public_names():
     import llmkit
 
     for name in ("Client", "Message", "ToolCall", "Response", "Usage", "StreamEvent", "Capabilities",
-                 "system", "user", "assistant", "tool", "LLMKitError", "RateLimitError"):
+                 "system", "user", "assistant", "tool", "tool_result", "Tool", "LLMKitError", "RateLimitError"):
         assert hasattr(llmkit, name), name
     assert set(llmkit.__all__) <= set(dir(llmkit))

@@ -73,7 +73,7 @@ def test_chat_sends_messages_as_openai_dicts_and_maps_options(api):
         llmkit.system("Be brief."),
         {"role": "user", "content": "What is 2+2?"},
         llmkit.assistant(None, [llmkit.ToolCall("call_1", "add", '{"a": 2, "b": 2}')]),
-        llmkit.tool("4", "call_1"),
+        llmkit.tool_result("4", "call_1"),
     ]
     client().chat(conversation, stop="END", max_tokens=50, temperature=0, seed=7)
     body = sent_json(route)
@@ -709,7 +709,7 @@ def test_context_precheck_counts_non_ascii_tool_call_arguments(api):
     conversation = [
         llmkit.user("Parrots?"),
         llmkit.assistant(None, [llmkit.ToolCall("c1", "show", json.dumps({"s": "🦜" * 100}, ensure_ascii=False))]),
-        llmkit.tool("ok", "c1"),
+        llmkit.tool_result("ok", "c1"),
     ]
     c = client(context_window=250)  # ~180 if each character were one token; in fact over 300
     assert int(c.count_tokens(conversation)) > 250

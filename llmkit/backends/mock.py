@@ -132,9 +132,9 @@ class MockBackend(Backend):
         yield StreamEvent(usage=response.usage)
 
     def embed(self, texts: list[str], options: dict[str, Any]) -> Embeddings:
-        """Hashed character trigrams (llmkit.testing.fake_embeddings): not scripted, but
+        """Hashed character trigrams (llmkit.backends.fake_embeddings): not scripted, but
         deterministic, and similar texts get similar vectors."""
-        from ..testing.fake_embeddings import trigram_vector
+        from .fake_embeddings import trigram_vector
 
         self.calls.append(("embed", list(texts), dict(options)))
         size = options.get("dimensions", 32)

@@ -16,7 +16,6 @@ from typing import Any
 
 from .. import errors as E
 from .. import tokens
-from ..agents.tools import to_openai_response_format, to_openai_tool
 from ..types import (
     Capabilities,
     Embeddings,
@@ -30,6 +29,7 @@ from ..types import (
 )  # fmt: skip
 from .base import Backend
 from .openai_errors import map_error
+from .openai_wire import response_format_param, tool_choice_param, tool_param
 
 OFFICIAL_HOST = "api.openai.com"
 _REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
@@ -173,11 +173,11 @@ class OpenAIBackend(Backend):
             if name == "max_tokens" and self.official and self.model.startswith(_REASONING_PREFIXES):
                 params["max_completion_tokens"] = value
             elif name == "tools":
-                params["tools"] = [to_openai_tool(t) for t in value]
-            elif name == "tool_choice" and isinstance(value, str) and value not in ("auto", "none", "required"):
-                params["tool_choice"] = {"type": "function", "function": {"name": value}}
+                params["tools"] = [tool_param(t) for t in value]  # Tools: the client converted them
+            elif name == "tool_choice":
+                params["tool_choice"] = tool_choice_param(value)
             elif name == "response_format":
-                params["response_format"] = to_openai_response_format(value)
+                params["response_format"] = response_format_param(value)
             elif name == "stop":
                 params["stop"] = [value] if isinstance(value, str) else list(value)
             else:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .fake_embeddings import trigram_vector
+from ..backends.fake_embeddings import trigram_vector
 
 
 @dataclass

@@ -2,13 +2,15 @@
 
 Similar texts share trigrams, so they get similar vectors: good enough to test code that
 ranks or clusters by similarity, with no model. Used by the `mock` backend and the
-loopback OpenAI-compatible server.
+loopback OpenAI-compatible server (llmkit.testing), which sits above the backends.
 """
 
 from __future__ import annotations
 
 import math
 import zlib
+
+__all__ = ["trigram_vector"]
 
 
 def trigram_vector(text: str, size: int = 32) -> list[float]:

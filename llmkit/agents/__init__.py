@@ -1,1 +1,0 @@
-"""Tools (Python functions described as JSON schema) and, later, the agent loop."""
