@@ -41,6 +41,7 @@ _EXPORTS = {
     "RetryPolicy": "llmkit.retry",
     "Backend": "llmkit.backends.base",
     "register_provider": "llmkit.registry",
+    "clear_caches": "llmkit.cache",
     "errors": "llmkit.errors",
 }
 _ERRORS = {
@@ -76,6 +77,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # for type checkers and IDEs
     from . import errors
     from .backends.base import Backend
+    from .cache import clear_caches
     from .client import Client
     from .errors import *  # noqa: F403
     from .registry import register_provider

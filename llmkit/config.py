@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .cache import on_clear
 from .errors import ConfigurationError
 
 PROVIDER_KINDS = ("openai",)
@@ -60,7 +61,15 @@ class Config:
     path: Path | None = None
 
 
-_cache: tuple[Path, float, Config] | None = None
+_cache: tuple[Path, float, Config] | None = None  # the last file read; llmkit.clear_caches() forgets it
+
+
+def _forget() -> None:
+    global _cache
+    _cache = None
+
+
+on_clear(_forget)
 
 
 def load() -> Config:

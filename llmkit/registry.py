@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import config as _config
+from .cache import on_clear
 from .errors import ConfigurationError, PluginError, UnknownModelError
 
 if TYPE_CHECKING:
@@ -47,27 +48,60 @@ class Resolved:
         return f"{self.provider}:{self.model}" if self.model else self.provider
 
 
-_plugin_providers: dict[str, tuple[str | type, str | None]] = {}
-_plugins_loaded = False
-plugin_errors: dict[str, str] = {}
+class _Plugins:
+    """Providers added at run time: registered in-process (`register_provider`) or
+    discovered once from the entry-point group "llmkit". `clear()` (also run by
+    `llmkit.clear_caches()`) forgets the discovery, so the next unknown id scans again;
+    in-process registrations stay until `unregister_provider`."""
+
+    def __init__(self) -> None:
+        self.registered: dict[str, tuple[str | type, str | None]] = {}
+        self.discovered: dict[str, tuple[str | type, str | None]] = {}
+        self.errors: dict[str, str] = {}  # entry-point name -> what went wrong
+        self.loaded = False
+
+    def get(self, name: str) -> tuple[str | type, str | None] | None:
+        return self.registered.get(name) or self.discovered.get(name)
+
+    def names(self) -> list[str]:
+        return [*self.registered, *(n for n in self.discovered if n not in self.registered)]
+
+    def clear(self) -> None:
+        self.discovered.clear()
+        self.errors.clear()
+        self.loaded = False
+
+
+plugins = _Plugins()
+on_clear(plugins.clear)
 
 
 def register_provider(name: str, backend: str | type, extra: str | None = None) -> None:
     """Add a provider (for plugins): `backend` is a Backend subclass or "module:Class"."""
     if not name.isidentifier():
         raise PluginError(f"provider name {name!r} is not a valid identifier")
-    _plugin_providers[name] = (backend, extra)
+    (plugins.discovered if _discovering else plugins.registered)[name] = (backend, extra)
+
+
+def unregister_provider(name: str) -> None:
+    """Remove a provider added with `register_provider` (e.g. at the end of a test)."""
+    plugins.registered.pop(name, None)
+    plugins.discovered.pop(name, None)
+
+
+_discovering = False  # register_provider calls from an entry point count as discovered
 
 
 def load_plugins() -> None:
     """Discover plugins once. A broken plugin is reported, not fatal to the others."""
-    global _plugins_loaded
-    if _plugins_loaded:
+    global _discovering
+    if plugins.loaded:
         return
-    _plugins_loaded = True
+    plugins.loaded = True
     from importlib.metadata import entry_points
 
     for ep in entry_points(group=ENTRY_POINT_GROUP):
+        _discovering = True
         try:
             obj = ep.load()
             if isinstance(obj, type):
@@ -79,8 +113,10 @@ def load_plugins() -> None:
             else:
                 raise TypeError(f"{ep.value} is neither a Backend class nor a register function")
         except Exception as exc:  # a plugin's bug must not break llmkit
-            plugin_errors[ep.name] = f"{type(exc).__name__}: {exc}"
-            log.warning("plugin %r failed to load: %s", ep.name, plugin_errors[ep.name])
+            plugins.errors[ep.name] = f"{type(exc).__name__}: {exc}"
+            log.warning("plugin %r failed to load: %s", ep.name, plugins.errors[ep.name])
+        finally:
+            _discovering = False
 
 
 def providers() -> dict[str, str]:
@@ -88,7 +124,7 @@ def providers() -> dict[str, str]:
     load_plugins()
     out = {name: "built-in" for name in BUILTIN if name != "mock"}
     out.update({name: "config" for name in _config.load().providers})
-    out.update({name: "plugin" for name in _plugin_providers})
+    out.update({name: "plugin" for name in plugins.names()})
     return out
 
 
@@ -115,10 +151,11 @@ def resolve(model_id: str) -> Resolved:
     if provider in BUILTIN:
         path, extra = BUILTIN[provider]
         return Resolved(provider, model, path, extra)
-    if provider not in _plugin_providers:
+    if plugins.get(provider) is None:
         load_plugins()
-    if provider in _plugin_providers:
-        target, extra = _plugin_providers[provider]
+    found = plugins.get(provider)
+    if found is not None:
+        target, extra = found
         return Resolved(provider, model, target, extra)
     raise _unknown(model_id, provider, cfg)
 
@@ -132,8 +169,8 @@ def _unknown(model_id: str, provider: str, cfg: _config.Config) -> UnknownModelE
     hint = f"Known providers: {', '.join(sorted(providers()))}."
     if close:
         hint = f"Did you mean {', '.join(repr(c) for c in close)}? " + hint
-    if provider in plugin_errors:
-        hint += f" Plugin {provider!r} failed to load: {plugin_errors[provider]}"
+    if provider in plugins.errors:
+        hint += f" Plugin {provider!r} failed to load: {plugins.errors[provider]}"
     hint += " Endpoints and aliases go in " + str(cfg.path or _config.config_path()) + "."
     return UnknownModelError(f"unknown model {model_id!r}", hint=hint)
 

@@ -143,11 +143,13 @@ def test_stream_retried_only_before_output(no_sleep, monkeypatch):
             yield llmkit.StreamEvent(text="partial")
             raise llmkit.APIConnectionError("dropped")
 
-    monkeypatch.setattr(llmkit.registry, "_plugin_providers", {})
     llmkit.register_provider("flaky", Flaky)
-    stream = llmkit.Client("flaky:x").stream("x")
-    with pytest.raises(llmkit.APIConnectionError):
-        stream.response
+    try:
+        stream = llmkit.Client("flaky:x").stream("x")
+        with pytest.raises(llmkit.APIConnectionError):
+            stream.response
+    finally:
+        llmkit.registry.unregister_provider("flaky")
     assert Flaky.attempts == 1 and stream.text == "partial"
 
 

@@ -172,3 +172,25 @@ def test_own_http_clients_are_used_sync_and_async(server):
 
     assert asyncio.run(both()) == ("Echo: hi again", 32)
     assert seen == ["sync /v1/chat/completions", "async /v1/chat/completions", "async /v1/embeddings"]
+
+
+def test_closed_clients_free_their_connection_pools_but_never_a_callers_http_client(server):
+    import httpx  # httpx2, through tests/httpx2_alias.py
+
+    from llmkit.backends.openai import SDK_CLIENTS
+
+    llmkit.clear_caches()
+    own = httpx.Client()
+    sdks = []
+    for i in range(SDK_CLIENTS.keep + 3):  # distinct settings: one SDK client (and pool) each
+        with llmkit.Client("openai:test-model", base_url=server.base_url, headers={"x-n": str(i)}) as client:
+            assert client.chat("hi").text == "Echo: hi"
+            sdks.append(client.backend.sdk)
+    assert SDK_CLIENTS.stats() == {"live": 0, "idle": SDK_CLIENTS.keep}
+    assert [s.is_closed() for s in sdks] == [True] * 3 + [False] * SDK_CLIENTS.keep  # oldest idle ones closed
+    for _ in range(SDK_CLIENTS.keep + 1):
+        with llmkit.Client("openai:test-model", base_url=server.base_url, http_client=own) as client:
+            client.chat("hi")
+        llmkit.clear_caches()
+    assert not own.is_closed  # the caller's client is theirs to close
+    assert llmkit.Client("openai:test-model", base_url=server.base_url, http_client=own).chat("hi").text == "Echo: hi"

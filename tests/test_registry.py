@@ -19,10 +19,10 @@ def write_config(isolated_home):
 
 
 @pytest.fixture
-def fresh_plugins(monkeypatch):
-    monkeypatch.setattr(registry, "_plugins_loaded", False)
-    monkeypatch.setattr(registry, "_plugin_providers", {})
-    monkeypatch.setattr(registry, "plugin_errors", {})
+def fresh_plugins():
+    llmkit.clear_caches()  # the public reset: entry points are scanned again on next use
+    yield
+    llmkit.clear_caches()
 
 
 def test_unknown_provider_lists_known_and_closest():

@@ -73,15 +73,16 @@ class HFBackend(Backend):
 
             torch.set_num_threads(threads)
         from .hf_generate import Generator, author_defaults
-        from .hf_loading import load
+        from .hf_loading import acquire
 
-        self.lm: LoadedModel = load(
+        self._lease = acquire(
             model,
             device=settings.get("device"),
             dtype=settings.get("dtype"),
             trust_remote_code=trust,
             revision=settings.get("revision"),
-        )
+        ).release_with(self)
+        self.lm: LoadedModel = self._lease.value
         self.tokenizer = self.lm.tokenizer
         self.batch_size = int(settings.get("batch_size") or 8)
         self._window = settings.get("context_window") or _config_window(self.lm.model.config)
@@ -193,7 +194,9 @@ class HFBackend(Backend):
         tokens.check_fits(prompt, options.get("max_tokens"), self._window, self.model_id)
 
     def close(self) -> None:
-        """The model stays loaded: other clients in this process share it."""
+        """Release the shared model: other clients still using it keep it, and the most
+        recently released one stays loaded for the next client (hf_loading.MODELS)."""
+        self._lease.release()
 
     # --- batching ------------------------------------------------------------------
 

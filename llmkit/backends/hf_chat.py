@@ -25,7 +25,6 @@ FALLBACK_TEMPLATE = (
     "{% if add_generation_prompt %}Assistant:{% endif %}"
 )
 FALLBACK_STOP = "\n\nUser:"
-_warned: set[str] = set()
 
 
 class ChatFormatter:
@@ -36,6 +35,7 @@ class ChatFormatter:
         self.name = name
         self.fallback = not getattr(tokenizer, "chat_template", None)
         self.merge_system = False  # set once the template is seen to refuse a system role at all
+        self._warned = False  # the fallback template is announced once per client
 
     @property
     def extra_stops(self) -> list[str]:
@@ -43,8 +43,8 @@ class ChatFormatter:
 
     def render(self, messages: list[Message]) -> str:
         """The prompt text, ending with the assistant's turn opened."""
-        if self.fallback and self.name not in _warned:
-            _warned.add(self.name)
+        if self.fallback and not self._warned:
+            self._warned = True
             warnings.warn(
                 f"hf:{self.name} has no chat template; using llmkit's plain 'User: / Assistant:' "
                 "transcript. Base models may answer poorly: prefer an instruction-tuned model, or "

@@ -11,7 +11,9 @@ A model loaded from GGUF is marked quantized and refuses `save_pretrained`, so t
 is made from a fresh model built from its config with the state dict loaded into it.
 
 A model is loaded once per process (per source, device, dtype, revision and
-trust_remote_code) and shared by every backend that names it.
+trust_remote_code) and shared by every backend that names it, through the `MODELS`
+cache: a backend holds a lease and releases it on close(); the most recently released
+model stays loaded for the next client (see llmkit.cache).
 """
 
 from __future__ import annotations
@@ -35,11 +37,12 @@ import torch
 
 from .. import config
 from ..atomic import write_text_atomic
+from ..cache import Lease, SharedCache, on_clear
 from ..errors import CheckpointError, ConfigurationError, InvalidOptionError, UnknownModelError
 
-_models: dict[tuple, LoadedModel] = {}
-_lock = threading.Lock()
+MODELS: SharedCache[tuple, LoadedModel] = SharedCache("hf models", keep=1)
 _hashes: dict[tuple[str, int, int, int], str] = {}  # (path, size, mtime_ns, inode) -> sha256
+on_clear(_hashes.clear)
 
 DTYPES = {
     "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
@@ -124,48 +127,43 @@ def classify(spec: str) -> tuple[str, str]:
     return "hub", spec
 
 
-def load(
+def acquire(
     spec: str,
     *,
     device: str | None = None,
     dtype: str | None = None,
     trust_remote_code: bool = False,
     revision: str | None = None,
-) -> LoadedModel:
-    """Load (or reuse) the model named by `spec` (what follows "hf:")."""
+) -> Lease[LoadedModel]:
+    """A lease on the model named by `spec` (what follows "hf:"), loading it once."""
     kind, location = classify(spec)
     dev = pick_device(device)
     dt = pick_dtype(dtype, dev)
     key = (kind, location, str(dev), str(dt), bool(trust_remote_code), revision)
-    with _lock:  # one load at a time: two threads asking for one model load it once
-        lm = _models.get(key)
-        if lm is None:
-            kwargs = {"dtype": dt, "trust_remote_code": bool(trust_remote_code)}
-            with _quiet_transformers():
-                if kind == "gguf":
-                    lm = _load_gguf(Path(location), kwargs, spec)
+    return MODELS.acquire(key, lambda: _load(spec, kind, location, dev, dt, bool(trust_remote_code), revision))
+
+
+def _load(spec: str, kind: str, location: str, dev: torch.device, dt: torch.dtype | str, trust_remote_code: bool,
+          revision: str | None) -> LoadedModel:  # fmt: skip
+    kwargs = {"dtype": dt, "trust_remote_code": trust_remote_code}
+    with _quiet_transformers():
+        if kind == "gguf":
+            lm = _load_gguf(Path(location), kwargs, spec)
+        else:
+            with _progress(f"Loading hf:{spec}"):
+                if kind == "dir":
+                    lm = _load_dir(Path(location), kwargs, name=Path(location).name)
                 else:
-                    with _progress(f"Loading hf:{spec}"):
-                        if kind == "dir":
-                            lm = _load_dir(Path(location), kwargs, name=Path(location).name)
-                        else:
-                            lm = _load_hub(location, {**kwargs, "revision": revision})
-            try:
-                lm.model.to(dev).eval()
-            except (RuntimeError, torch.cuda.OutOfMemoryError) as exc:  # no such device, out of memory
-                raise ConfigurationError(
-                    f"could not put hf:{spec} on {dev}: {type(exc).__name__}: {_first_line(exc)}",
-                    hint="Choose another device (device='cpu'), a smaller dtype (dtype='bfloat16'), or a smaller model.",
-                ) from exc
-            lm.device = dev
-            _models[key] = lm
+                    lm = _load_hub(location, {**kwargs, "revision": revision})
+    try:
+        lm.model.to(dev).eval()
+    except (RuntimeError, torch.cuda.OutOfMemoryError) as exc:  # no such device, out of memory
+        raise ConfigurationError(
+            f"could not put hf:{spec} on {dev}: {type(exc).__name__}: {_first_line(exc)}",
+            hint="Choose another device (device='cpu'), a smaller dtype (dtype='bfloat16'), or a smaller model.",
+        ) from exc
+    lm.device = dev
     return lm
-
-
-def forget_all() -> None:
-    """Drop every shared model (tests; freeing memory)."""
-    with _lock:
-        _models.clear()
 
 
 # --- the three sources -------------------------------------------------------------

@@ -9,19 +9,18 @@ in order, joined by blank lines, and the model continues from there. So
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..cache import Lease, SharedCache
 from ..errors import CheckpointError
 from ..types import Capabilities, Embeddings, Logprobs, Message, Response, StreamEvent, TokenCount, TokenLogprob, Usage
 from .base import Backend
 
 SHIPPED = Path(__file__).resolve().parent.parent / "mini" / "weights"
 GENERATION_DEFAULTS = ("temperature", "top_p", "top_k")  # what a checkpoint may set for its callers
-_engines: dict[tuple[str, int | None], Any] = {}
-_lock = threading.Lock()
+ENGINES: SharedCache[tuple[str, int | None], Any] = SharedCache("mini engines", keep=1)
 
 
 def render_prompt(messages: list[Message]) -> str:
@@ -35,22 +34,21 @@ def checkpoint_path(model: str) -> Path:
     return Path(model).expanduser()
 
 
-def load_engine(path: Path, threads: int | None = None) -> Any:
-    """Load a checkpoint once per process (per thread setting) and share it."""
+def acquire_engine(path: Path, threads: int | None = None) -> Lease[Any]:
+    """A lease on the engine of a checkpoint, loaded once per process (per thread
+    setting) and shared; released by the backend's close()."""
     from ..mini.checkpoint import is_checkpoint
     from ..mini.engine import MiniEngine
 
-    key = (str(path.resolve()), threads)
-    with _lock:
-        engine = _engines.get(key)
-        if engine is None:
-            if path == SHIPPED and not is_checkpoint(path):
-                raise CheckpointError(
-                    f"the bundled checkpoint is missing from this install ({path})",
-                    hint="Reinstall llmkit, or train one with `llmkit train --stdlib -o DIR` and use mini:DIR.",
-                )
-            engine = _engines[key] = MiniEngine.load(path, threads=threads)
-    return engine
+    def load() -> Any:
+        if path == SHIPPED and not is_checkpoint(path):
+            raise CheckpointError(
+                f"the bundled checkpoint is missing from this install ({path})",
+                hint="Reinstall llmkit, or train one with `llmkit train --stdlib -o DIR` and use mini:DIR.",
+            )
+        return MiniEngine.load(path, threads=threads)
+
+    return ENGINES.acquire((str(path.resolve()), threads), load)
 
 
 class MiniBackend(Backend):
@@ -70,7 +68,8 @@ class MiniBackend(Backend):
 
     def __init__(self, model: str = "", **settings: Any) -> None:
         super().__init__(model, **settings)
-        self.engine = load_engine(checkpoint_path(model), settings.get("threads"))
+        self._lease = acquire_engine(checkpoint_path(model), settings.get("threads")).release_with(self)
+        self.engine = self._lease.value
         self._heal = settings.get("token_healing", True)
 
     def _gen_options(self, options: dict[str, Any]) -> dict[str, Any]:
@@ -134,3 +133,7 @@ class MiniBackend(Backend):
     def check_context(self, payload: str | list[Message], options: dict[str, Any]) -> None:
         if options.get("truncate") is None:  # with truncation, the engine makes it fit
             super().check_context(payload, options)
+
+    def close(self) -> None:
+        """Release the shared engine (kept warm for the next client, up to ENGINES.keep)."""
+        self._lease.release()

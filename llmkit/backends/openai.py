@@ -1,8 +1,12 @@
 """The OpenAI API and every OpenAI-compatible server (vLLM, Ollama, llama.cpp, ...).
 
-One SDK client per (base_url, key, ...) is built with max_retries=0 and reused: llmkit
-retries in one layer, its own. SDK errors are mapped to llmkit errors on HTTP status
-and error code, never on message text.
+One SDK client per (base_url, key, ...) is built with max_retries=0 and shared through
+the `SDK_CLIENTS` cache (its connection pool is reused across Client objects); a backend
+releases it on close(), and idle SDK clients beyond the cache's `keep` are closed, with
+their connections (a caller's own http_client is never closed by llmkit). Async SDK
+clients belong to one event loop each and go with it. llmkit retries in one layer, its
+own. SDK errors are mapped to llmkit errors on HTTP status and error code, never on
+message text.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 
 from .. import errors as E
 from .. import tokens
+from ..cache import Lease, SharedCache, on_clear
 from ..types import (
     Capabilities,
     Embeddings,
@@ -35,8 +40,18 @@ OFFICIAL_HOST = "api.openai.com"
 _REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
 EMBED_MAX_INPUTS = 2048  # OpenAI's limits per /embeddings request
 EMBED_MAX_BYTES = 300_000  # its token limit is 300k; a token is at least one byte
-_clients: dict[tuple, Any] = {}
-_async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _close_sdk(entry: tuple[Any, bool]) -> None:
+    sdk, owns_http_client = entry
+    if owns_http_client:
+        sdk.close()
+
+
+SDK_CLIENTS: SharedCache[tuple, tuple[Any, bool]] = SharedCache("openai clients", keep=8, close=_close_sdk)
+# event loop -> {client key -> AsyncOpenAI}: an async pool belongs to one loop and goes with it
+_async_clients: weakref.WeakKeyDictionary[Any, dict[tuple, Any]] = weakref.WeakKeyDictionary()
+on_clear(_async_clients.clear)
 _lock = threading.Lock()
 
 
@@ -112,13 +127,14 @@ class OpenAIBackend(Backend):
         self._async_http_client = s.get("async_http_client")
         self._window = s.get("context_window")
         self._stream_usage = s.get("stream_usage", True)
+        self._sdk_lease: Lease[tuple[Any, bool]] | None = None
 
     # --- SDK clients, cached and shared --------------------------------------------
 
-    def _client_key(self) -> tuple:
+    def _client_key(self, http_client: Any) -> tuple:
         return (
             self.base_url, self._key, self._organization, self._project, self._timeout,
-            tuple(sorted(self._headers.items())), id(self._http_client), id(self._async_http_client),
+            tuple(sorted(self._headers.items())), http_client,  # the object itself: ids are reused
         )  # fmt: skip
 
     def _kwargs(self) -> dict[str, Any]:
@@ -135,19 +151,23 @@ class OpenAIBackend(Backend):
 
     @property
     def sdk(self) -> Any:
-        key = self._client_key()
-        client = _clients.get(key)
-        if client is None:
-            import openai
-
+        """The shared openai.OpenAI client (leased on first use, released by close())."""
+        lease = self._sdk_lease
+        if lease is None:
             with _lock:
-                client = _clients.get(key)
-                if client is None:
-                    kw = self._kwargs()
-                    if self._http_client is not None:
-                        kw["http_client"] = self._http_client
-                    client = _clients[key] = openai.OpenAI(**kw)
-        return client
+                lease = self._sdk_lease
+                if lease is None:
+                    lease = self._sdk_lease = SDK_CLIENTS.acquire(
+                        self._client_key(self._http_client), self._build_sdk).release_with(self)  # fmt: skip
+        return lease.value[0]
+
+    def _build_sdk(self) -> tuple[Any, bool]:
+        import openai
+
+        kw = self._kwargs()
+        if self._http_client is not None:
+            kw["http_client"] = self._http_client
+        return openai.OpenAI(**kw), self._http_client is None
 
     @property
     def async_sdk(self) -> Any:
@@ -157,13 +177,19 @@ class OpenAIBackend(Backend):
 
         loop = asyncio.get_running_loop()  # async HTTP pools belong to one event loop
         per_loop = _async_clients.setdefault(loop, {})
-        key = self._client_key()
+        key = self._client_key(self._async_http_client)
         if key not in per_loop:
             kw = self._kwargs()
             if self._async_http_client is not None:
                 kw["http_client"] = self._async_http_client
             per_loop[key] = openai.AsyncOpenAI(**kw)
         return per_loop[key]
+
+    def close(self) -> None:
+        """Release the shared SDK client; the cache closes it once idle ones exceed its keep."""
+        lease, self._sdk_lease = self._sdk_lease, None
+        if lease is not None:
+            lease.release()
 
     # --- requests --------------------------------------------------------------------
 

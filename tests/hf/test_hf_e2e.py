@@ -32,7 +32,7 @@ def smollm2() -> Path:
 
 
 def test_smollm2_answers_and_second_load_uses_the_cached_conversion(smollm2, isolated_home, monkeypatch):
-    hf_loading.forget_all()
+    llmkit.clear_caches()
     start = time.perf_counter()
     client = llmkit.Client(f"hf:{smollm2}")
     first_load = time.perf_counter() - start
@@ -49,8 +49,8 @@ def test_smollm2_answers_and_second_load_uses_the_cached_conversion(smollm2, iso
     entries = [p for p in (isolated_home / "cache" / "hf").iterdir() if p.is_dir()]
     assert len(entries) == 1 and (entries[0] / "model.safetensors").is_file()
 
-    hf_loading.forget_all()
-    hf_loading._hashes.clear()  # as in a new process: the hash comes from hashes.json
+    llmkit.clear_caches()
+    llmkit.clear_caches()  # as in a new process: the hash comes from hashes.json
     monkeypatch.setattr(hf_loading, "_convert_gguf", lambda *a: pytest.fail("converted the GGUF file again"))
     start = time.perf_counter()
     again = llmkit.Client(f"hf:{smollm2}")

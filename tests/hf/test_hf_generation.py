@@ -213,13 +213,12 @@ def test_the_model_authors_generation_defaults_apply_when_a_call_sets_none(tiny_
     import json
     import shutil
 
-    from llmkit.backends import hf_loading
 
     def variant(name, generation_config):
         target = tmp_path / name
         shutil.copytree(tiny_dir, target)
         (target / "generation_config.json").write_text(json.dumps(generation_config))
-        hf_loading.forget_all()
+        llmkit.clear_caches()
         return llmkit.Client(f"hf:{target}", max_tokens=8)
 
     derived = llmkit.Client(f"hf:{tiny_dir}", max_tokens=8)  # save_pretrained's config: no authors' choice

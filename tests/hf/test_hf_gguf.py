@@ -23,7 +23,7 @@ def tiny_gguf(tiny_dir, tmp_path_factory):
 
 
 def test_gguf_loads_like_the_original(tiny_gguf, tiny_dir, isolated_home):
-    hf_loading.forget_all()
+    llmkit.clear_caches()
     original = llmkit.Client(f"hf:{tiny_dir}")
     converted = llmkit.Client(f"hf:{tiny_gguf}")
     assert converted.backend.lm.source == "gguf"
@@ -41,9 +41,9 @@ def test_gguf_loads_like_the_original(tiny_gguf, tiny_dir, isolated_home):
 
 
 def test_second_load_uses_the_cached_conversion(tiny_gguf, monkeypatch):
-    hf_loading.forget_all()  # this test's llmkit home is empty: the first load converts
+    llmkit.clear_caches()  # this test's llmkit home is empty: the first load converts
     llmkit.Client(f"hf:{tiny_gguf}")
-    hf_loading.forget_all()
+    llmkit.clear_caches()
 
     def no_conversion(*args):
         raise AssertionError("converted again")
@@ -59,16 +59,16 @@ def test_file_hash_is_remembered_across_processes_until_the_file_changes(tmp_pat
     first = hf_loading.file_hash(gguf)
     assert first == hashlib.sha256(b"weights v1").hexdigest()
 
-    hf_loading._hashes.clear()  # a new process: only hashes.json remembers
+    llmkit.clear_caches()  # a new process: only hashes.json remembers
     monkeypatch.setattr(hf_loading.hashlib, "sha256", lambda: pytest.fail("re-read an unchanged file"))
     assert hf_loading.file_hash(gguf) == first
 
     monkeypatch.undo()
-    hf_loading._hashes.clear()
+    llmkit.clear_caches()
     gguf.write_bytes(b"weights v2, longer")  # new size and mtime: hashed again
     assert hf_loading.file_hash(gguf) == hashlib.sha256(b"weights v2, longer").hexdigest()
     (isolated_home / "cache" / "hf" / "hashes.json").write_text("{not json")
-    hf_loading._hashes.clear()
+    llmkit.clear_caches()
     assert hf_loading.file_hash(gguf) == hashlib.sha256(b"weights v2, longer").hexdigest()  # a damaged index is rebuilt
 
 
@@ -89,7 +89,7 @@ def test_unsupported_architecture_is_named_and_leaves_no_cache_entry(tiny_dir, t
 
 
 def test_interrupted_conversion_leaves_no_cache_entry(tiny_gguf, isolated_home, monkeypatch):
-    hf_loading.forget_all()
+    llmkit.clear_caches()
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -104,9 +104,9 @@ def test_interrupted_conversion_leaves_no_cache_entry(tiny_gguf, isolated_home, 
 
 
 def test_damaged_cached_copy_says_how_to_recover(tiny_gguf, isolated_home):
-    hf_loading.forget_all()
+    llmkit.clear_caches()
     llmkit.Client(f"hf:{tiny_gguf}")
-    hf_loading.forget_all()
+    llmkit.clear_caches()
     entry = isolated_home / "cache" / "hf" / hf_loading.file_hash(tiny_gguf)
     (entry / "model.safetensors").write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="could not load") as info:
@@ -117,7 +117,7 @@ def test_damaged_cached_copy_says_how_to_recover(tiny_gguf, isolated_home):
 def test_a_full_disk_during_conversion_is_a_clear_error(tiny_gguf, isolated_home, monkeypatch):
     import errno
 
-    hf_loading.forget_all()
+    llmkit.clear_caches()
     real_replace = hf_loading.os.replace
 
     def disk_full(src, dst):

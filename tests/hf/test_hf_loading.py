@@ -54,7 +54,7 @@ def test_unavailable_accelerator(tiny_dir, monkeypatch):
 def test_progress_on_a_terminal(tiny_dir, monkeypatch, capsys):
     pytest.importorskip("rich")
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-    hf_loading.forget_all()
+    llmkit.clear_caches()
     assert llmkit.Client(f"hf:{tiny_dir}").backend.lm.source == "dir"
 
 

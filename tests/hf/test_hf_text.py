@@ -42,7 +42,6 @@ def test_context_check_counts_what_complete_sends(fim_dir):
 
 def test_fallback_template_warns_once(no_template_dir):
     client = llmkit.Client(f"hf:{no_template_dir}")
-    hf_chat._warned.clear()
     with pytest.warns(UserWarning, match="no chat template"):
         client.chat("Hi", max_tokens=2, temperature=0)
     with warnings.catch_warnings():

@@ -8,6 +8,7 @@ import pytest
 
 import llmkit
 from llmkit.backends import mini as mini_backend
+from llmkit.mini.checkpoint import save_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +145,60 @@ def test_checkpoint_generation_defaults_apply_unless_the_call_sets_them(tmp_path
     sampled = {client.complete("The cat sat", temperature=1.5, seed=s).text for s in range(4)}
     assert len(sampled) > 1  # the call's own temperature wins
     assert client.backend._gen_options({}) == {"temperature": 0}  # unknown keys in the metadata are ignored
+
+
+def test_switching_models_ten_times_holds_at_most_one_idle_engine(tmp_path, random_model, tokenizer):
+    """/model back and forth over four checkpoints: the engines of models no longer in
+    use are freed (only the most recently released one stays warm), not kept forever."""
+    import gc
+    import io
+    import weakref
+
+    from rich.console import Console
+
+    from llmkit.backends.mini import ENGINES
+    from llmkit.repl.app import ChatApp
+    from llmkit.repl.render import Renderer
+    from llmkit.repl.session import ChatSession, open_client
+
+    paths = []
+    for i in range(4):
+        paths.append(tmp_path / f"m{i}")
+        save_checkpoint(paths[-1], random_model, tokenizer)
+    llmkit.clear_caches()
+    client, _ = open_client(f"mini:{paths[0]}", {"max_tokens": 2})
+    app = ChatApp(ChatSession(client, client_kwargs={"max_tokens": 2}), reader=None,
+                  out=Renderer(Console(file=io.StringIO())))
+    engines = [weakref.ref(client.backend.engine)]
+    del client  # the session holds it now (and closes it on /model)
+    for step in range(1, 11):
+        app.handle(f"/model mini:{paths[step % 4]}")
+        engines.append(weakref.ref(app.session.client.backend.engine))
+        app.handle("hello")
+    gc.collect()
+    assert ENGINES.stats() == {"live": 1, "idle": 1}
+    alive = {id(e()) for e in engines if e() is not None}
+    assert len(alive) <= 2  # the one in use and the one kept warm: the other eight were freed
+    app.session.client.close()
+    del app
+    llmkit.clear_caches()
+    gc.collect()
+    assert all(e() is None for e in engines)
+
+
+def test_closing_a_client_releases_its_engine_for_the_next_one(trained):
+    from llmkit.backends.mini import ENGINES
+
+    llmkit.clear_caches()
+    a = llmkit.Client(f"mini:{trained.path}")
+    assert ENGINES.stats() == {"live": 1, "idle": 0}
+    engine = a.backend.engine
+    a.close()
+    assert ENGINES.stats() == {"live": 0, "idle": 1}  # kept warm: the next client reuses it
+    b = llmkit.Client(f"mini:{trained.path}")
+    assert b.backend.engine is engine and ENGINES.stats() == {"live": 1, "idle": 0}
+    del b
+    import gc
+
+    gc.collect()  # a client nobody closed releases its engine when it is collected
+    assert ENGINES.stats() == {"live": 0, "idle": 1}
