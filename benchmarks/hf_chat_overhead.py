@@ -30,7 +30,7 @@ def main() -> None:
 
     settings = {"threads": args.threads} if args.threads else {}
     client = llmkit.Client(model_id(args), **settings)
-    model, tok = client.backend.lm.model, client.backend.tokenizer
+    model, tok = client.backend.engine.lm.model, client.backend.engine.tokenizer
 
     def direct() -> str:
         enc = tok.apply_chat_template([{"role": "user", "content": PROMPT}], add_generation_prompt=True,

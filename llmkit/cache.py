@@ -55,21 +55,24 @@ class _Entry(Generic[V]):
 class Lease(Generic[V]):
     """One user's hold on a cached value. `release()` is idempotent."""
 
-    __slots__ = ("value", "_cache", "_key", "_entry", "_released", "__weakref__")
+    __slots__ = ("value", "_cache", "_key", "_entry", "_released", "_finalizer", "__weakref__")
 
     def __init__(self, cache: SharedCache[Any, V], key: Hashable, entry: _Entry[V]) -> None:
         self.value = entry.value
         self._cache, self._key, self._entry = cache, key, entry
         self._released = False
+        self._finalizer: weakref.finalize | None = None
 
     def release(self) -> None:
         if not self._released:
             self._released = True
+            if self._finalizer is not None:
+                self._finalizer.detach()  # the registry must not keep the value alive any more
             self._cache._release(self._key, self._entry)
 
     def release_with(self, owner: object) -> Lease[V]:
         """Release this lease when `owner` is garbage-collected (if not released before)."""
-        weakref.finalize(owner, self.release)
+        self._finalizer = weakref.finalize(owner, self.release)
         return self
 
 

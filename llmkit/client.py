@@ -236,6 +236,7 @@ class Client:
                 backend = self._backend(i)
                 opts = self._prepare(backend, kind, payload, options)
             except LLMKitError as exc:
+                _name_model(exc, self._ids[i] if self._backends[i] is None else self._backends[i].model_id)
                 if i == 0 and not isinstance(exc, ContextLengthError):
                     raise  # the caller's own mistake: say so, do not hide it behind fallbacks
                 self._give_up_or_fall_back(exc, i, errors, setup=True, last=kind == "embed")
@@ -356,6 +357,7 @@ class _Attempt:
 
     def failed(self, exc: LLMKitError) -> float | None:
         """Retry (returns the backoff delay), fall back (returns None) or raise."""
+        _name_model(exc, self.backend.model_id)
         policy = self.client.retry_policy
         self.retry_next = policy.should_retry(exc, self.number)
         if self.retry_next:
@@ -364,6 +366,12 @@ class _Attempt:
             return delay
         self.client._give_up_or_fall_back(exc, self.index, self.errors, last=self.last)
         return None
+
+
+def _name_model(exc: LLMKitError, model_id: str) -> None:
+    """An error from inside a backend (a local engine, a shared helper) says which model."""
+    if exc.model is None:
+        exc.model = model_id
 
 
 def _allowed(backend: Backend, kind: str) -> frozenset[str]:

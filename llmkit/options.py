@@ -15,11 +15,11 @@ from .errors import InvalidOptionError
 Check = Callable[[Any], bool]
 
 
-def _number(lo: float | None = None, hi: float | None = None) -> Check:
+def _number(lo: float | None = None, hi: float | None = None, *, above: float | None = None) -> Check:
     def check(v: Any) -> bool:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             return False
-        return (lo is None or v >= lo) and (hi is None or v <= hi)
+        return (lo is None or v >= lo) and (hi is None or v <= hi) and (above is None or v > above)
 
     return check
 
@@ -28,8 +28,9 @@ def _int(lo: int | None = None) -> Check:
     return lambda v: isinstance(v, int) and not isinstance(v, bool) and (lo is None or v >= lo)
 
 
-def _str_or_list(v: Any) -> bool:
-    return isinstance(v, str) or (isinstance(v, (list, tuple)) and all(isinstance(s, str) for s in v))
+def _stop(v: Any) -> bool:
+    strings = [v] if isinstance(v, str) else v
+    return isinstance(strings, (list, tuple)) and all(isinstance(s, str) and s for s in strings)
 
 
 def _is(*types: type) -> Check:
@@ -48,9 +49,9 @@ def _tools(v: Any) -> bool:
 CATALOGUE: dict[str, tuple[Check, str]] = {
     "max_tokens": (_int(1), "an int >= 1"),
     "temperature": (_number(0, 2), "a number in [0, 2] (0 = greedy)"),
-    "top_p": (_number(0, 1), "a number in [0, 1]"),
+    "top_p": (_number(hi=1, above=0), "a number in (0, 1] (1 = off; for greedy use temperature=0)"),
     "top_k": (_int(1), "an int >= 1"),
-    "stop": (_str_or_list, "a string or a list of strings"),
+    "stop": (_stop, "a non-empty string or a list of non-empty strings"),
     "seed": (_int(), "an int"),
     "n": (_int(1), "an int >= 1"),
     "tools": (_tools, "a list of functions or OpenAI tool dicts"),
@@ -59,11 +60,11 @@ CATALOGUE: dict[str, tuple[Check, str]] = {
     "response_format": (_response_format, "'json', a JSON-schema dict, or a pydantic model class"),
     "presence_penalty": (_number(-2, 2), "a number in [-2, 2]"),
     "frequency_penalty": (_number(-2, 2), "a number in [-2, 2]"),
-    "repetition_penalty": (_number(0), "a number > 0"),
+    "repetition_penalty": (_number(above=0), "a number > 0"),
     "logit_bias": (_is(Mapping), "a dict of token id -> bias"),
     "user": (_is(str), "a string"),
     "suffix": (_is(str), "a string (text after the insertion point)"),
-    "timeout": (_number(0), "a number of seconds > 0"),
+    "timeout": (_number(above=0), "a number of seconds > 0"),
     "reasoning_effort": (_is(str), "'minimal', 'low', 'medium' or 'high'"),
     "extra_body": (_is(Mapping), "a dict merged into the request body"),
     "extra_headers": (_is(Mapping), "a dict of HTTP headers"),

@@ -21,46 +21,42 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
 
 from llmkit.errors import ContextLengthError, InvalidOptionError
+from llmkit.generation import (
+    DEFAULT_MAX_TOKENS,
+    SAMPLING_DEFAULT_KEYS,
+    FinishReason,
+    Generation,
+    SamplingParams,
+    check_truncate,
+    fit_tokens,
+    pooled_embeddings,
+    score_windows,
+)
 from llmkit.mini.checkpoint import Checkpoint, load_checkpoint
+from llmkit.mini.healing import TokenHealer
 from llmkit.mini.model import GPT, KVCache
 from llmkit.mini.sampling import TextAssembler, sample_next
 from llmkit.mini.tokenizer import MiniTokenizer
+from llmkit.types import TokenLogprob
 
-__all__ = ["Generation", "GenerationStream", "MiniEngine", "DEFAULT_MAX_TOKENS"]
-
-DEFAULT_MAX_TOKENS = 256
-FinishReason = Literal["stop", "length"]
-
-
-@dataclass
-class Generation:
-    text: str
-    finish_reason: FinishReason
-    prompt_tokens: int
-    completion_tokens: int
-    token_ids: list[int] = field(default_factory=list, repr=False)
+__all__ = ["GenerationStream", "MiniEngine"]
 
 
 @dataclass
 class _Plan:
-    """A validated request: model input ids and sampling settings."""
+    """A validated request: model input ids, how many tokens to make, how to sample."""
 
     ids: list[int]  # starts with <|endoftext|>
     prompt_tokens: int
     max_tokens: int
-    temperature: float
-    top_k: int | None
-    top_p: float | None
-    stop: list[str]
-    seed: int | None
-    n: int
+    params: SamplingParams
     heal: bytes = b""
 
 
@@ -78,7 +74,7 @@ class GenerationStream:
 
     @property
     def finish_reason(self) -> FinishReason | None:
-        return self._state.finish_reason  # type: ignore[return-value]
+        return self._state.finish_reason
 
     @property
     def completion_tokens(self) -> int:
@@ -105,7 +101,9 @@ class GenerationStream:
                 self._exhausted = True
 
     def close(self) -> None:
-        self._steps.close()  # type: ignore[attr-defined]
+        close = getattr(self._steps, "close", None)
+        if close is not None:
+            close()
 
 
 class MiniEngine:
@@ -122,12 +120,15 @@ class MiniEngine:
         self.name = name or (checkpoint.path.name if checkpoint.path else "mini")
         self.context_window = self.config.block_size - 1
         self.threads = torch.get_num_threads()
+        # the checkpoint's own sampling defaults (metadata "generation", like generation_config.json)
+        generation = self.metadata.get("generation") or {}
+        self.sampling_defaults = {k: v for k, v in generation.items() if k in SAMPLING_DEFAULT_KEYS}
         tok = self.tokenizer
         # Never sample FIM markers or ids the tokenizer does not know (padding rows).
         banned = [tok.fim_prefix_id, tok.fim_suffix_id, tok.fim_middle_id]
         banned += list(range(tok.vocab_size, self.config.vocab_size))
         self._banned = torch.tensor(banned, dtype=torch.long)
-        self._heal_cache: dict[bytes, torch.Tensor] = {}
+        self._healer = TokenHealer(tok, self.config.vocab_size)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], threads: int | None = None) -> MiniEngine:
@@ -153,23 +154,15 @@ class MiniEngine:
         eot = self.tokenizer.eot_id
         seq = [eot, *ids]
         out = torch.empty(len(ids), self.config.vocab_size, dtype=torch.float32)
-        stride = max(1, block // 2)
-        start, done = 0, 0  # done: rows of `out` filled so far
-        while done < len(ids):
-            window = seq[start:start + block]
-            x = torch.full((1, block), eot, dtype=torch.long)
-            x[0, :len(window)] = torch.tensor(window, dtype=torch.long)
+        for begin, end, first, stop in score_windows(len(seq), block):
+            x = torch.full((1, block), eot, dtype=torch.long)  # one shape for every pass: bit-stable rows
+            x[0, : end - begin] = torch.tensor(seq[begin:end], dtype=torch.long)
             logits, _ = self.model(x)
             logp = torch.log_softmax(logits[0].float(), dim=-1)
-            # Output position i predicts seq[start + i + 1] = ids[start + i].
-            first = done - start
-            last = min(len(window), len(ids) - start)
-            out[done:start + last] = logp[first:last]
-            done = start + last
-            start += stride
+            out[first - 1 : stop - 1] = logp[first - 1 - begin : stop - 1 - begin]  # row j: ids[j] = seq[j + 1]
         return out
 
-    def logprobs(self, text: str | bytes, context: str | bytes | None = None) -> list[tuple[str, float]]:
+    def logprobs(self, text: str | bytes, context: str | bytes | None = None) -> list[TokenLogprob]:
         """Per-token natural-log probabilities of `text`, conditioned on <|endoftext|> and
         then `context` (tokenized on its own), whose tokens are not returned."""
         ids = self.tokenizer.encode(text)
@@ -178,7 +171,14 @@ class MiniEngine:
         before = self.tokenizer.encode(context) if context else []
         logp = self.score(before + ids)[len(before):]
         picked = logp.gather(1, torch.tensor(ids).unsqueeze(1)).squeeze(1).tolist()
-        return [(self.tokenizer.token_str(i), lp) for i, lp in zip(ids, picked, strict=True)]
+        return [TokenLogprob(self.tokenizer.token_str(i), lp) for i, lp in zip(ids, picked, strict=True)]
+
+    def attention(self, text: str) -> tuple[list[str], torch.Tensor]:
+        """(tokens, attention weights (layers, heads, T, T)) of `text`, recomputed from hooks."""
+        from llmkit.mini.attention_maps import attention_maps
+
+        ids = self.tokenizer.encode(text)[: self.context_window]
+        return [self.tokenizer.token_str(i) for i in ids], attention_maps(self.model, ids)
 
     @torch.inference_mode()
     def embed(self, texts: list[str], *, truncate: Literal["left", "right"] | None = None,
@@ -188,89 +188,64 @@ class MiniEngine:
         training (left out of the mean; an empty text gets its state). Right padding is
         exact here: attention is causal, so no real token sees the padding."""
         eot = self.tokenizer.eot_id
-        rows = []
-        for text in texts:
-            ids = self.tokenizer.encode(text)
-            if len(ids) > self.context_window:
-                if truncate not in ("left", "right"):
-                    raise ContextLengthError(
-                        f"a text of {len(ids)} tokens exceeds the context window of {self.context_window} tokens",
-                        hint='Split the text, or pass truncate="left" (keep its end) or "right" (keep its start).')
-                ids = ids[-self.context_window:] if truncate == "left" else ids[:self.context_window]
-            rows.append([eot, *ids])
-        vectors: list[list[float]] = []
-        for start in range(0, len(rows), batch_size):
-            group = rows[start:start + batch_size]
-            width = max(len(r) for r in group)
-            x = torch.full((len(group), width), eot, dtype=torch.long)
-            pool = torch.zeros(len(group), width, 1)
-            for i, ids in enumerate(group):
-                x[i, :len(ids)] = torch.tensor(ids, dtype=torch.long)
-                pool[i, 1:len(ids)] = 1.0
-                if len(ids) == 1:
-                    pool[i, 0] = 1.0
-            hidden = self.model.hidden_states(x).float()
-            pooled = (hidden * pool).sum(1) / pool.sum(1)
-            vectors.extend(torch.nn.functional.normalize(pooled, dim=-1).tolist())
+        rows = [[eot, *fit_tokens(self.tokenizer.encode(t), self.context_window, truncate)]
+                for t in texts]  # fmt: skip
+        vectors = pooled_embeddings(rows, pad_id=eot, skip=1, batch_size=batch_size,
+                                    hidden=lambda x, mask: self.model.hidden_states(x))  # fmt: skip
         return vectors, sum(len(r) - 1 for r in rows)
 
     # --- generation ---------------------------------------------------------------------
 
-    def generate(self, prompt: str | list[int], *, max_tokens: int | None = None, temperature: float = 1.0,
-                 top_k: int | None = None, top_p: float | None = None, stop: list[str] | str | None = None,
-                 seed: int | None = None, n: int = 1, truncate: Literal["left"] | None = None,
-                 token_healing: bool = True) -> list[Generation]:
-        """Sample `n` continuations of `prompt` as one batch.
+    def generate(self, prompt: str | list[int], params: SamplingParams | None = None, *,
+                 truncate: Literal["left"] | None = None, token_healing: bool = True,
+                 **options: Any) -> list[Generation]:  # fmt: skip
+        """Sample `params.n` continuations of `prompt` as one batch.
 
-        temperature 0 is greedy. `seed` makes sampling reproducible (for a given n).
-        `stop` strings end a sample and are not included in its text. `max_tokens=None`
-        means up to DEFAULT_MAX_TOKENS, within what the context window leaves.
-        A prompt that does not fit with max_tokens raises ContextLengthError, unless
+        `params` (or the same as keyword options: max_tokens=, temperature=, top_k=,
+        top_p=, stop=, seed=, n=) says how: temperature 0 is greedy, `seed` makes sampling
+        reproducible (for a given n), `stop` strings end a sample and are not included in
+        its text, max_tokens None means up to DEFAULT_MAX_TOKENS within what the context
+        window leaves. A prompt that does not fit raises ContextLengthError, unless
         `truncate="left"` (opt-in) drops its oldest tokens. `token_healing` (see the
         module docstring) applies to str and token-id prompts alike.
         """
-        plan = self._plan(self._prompt_ids(prompt), max_tokens=max_tokens, temperature=temperature,
-                          top_k=top_k, top_p=top_p, stop=stop, seed=seed, n=n, truncate=truncate,
-                          heal=token_healing)
+        plan = self._plan(self._prompt_ids(prompt), _params(params, options), truncate=truncate, heal=token_healing)
         return self._collect(plan)
 
-    def stream(self, prompt: str | list[int], *, max_tokens: int | None = None, temperature: float = 1.0,
-               top_k: int | None = None, top_p: float | None = None, stop: list[str] | str | None = None,
-               seed: int | None = None, n: int = 1, truncate: Literal["left"] | None = None,
-               token_healing: bool = True) -> GenerationStream:
+    def stream(self, prompt: str | list[int], params: SamplingParams | None = None, *,
+               truncate: Literal["left"] | None = None, token_healing: bool = True,
+               **options: Any) -> GenerationStream:  # fmt: skip
         """Like `generate` with n=1, yielding text deltas as tokens arrive.
 
         Options are checked (and ContextLengthError raised) here, before iteration.
         """
-        if n != 1:
-            raise InvalidOptionError(f"stream supports n=1 only, got n={n}", hint="Use generate() for n > 1.")
-        plan = self._plan(self._prompt_ids(prompt), max_tokens=max_tokens, temperature=temperature,
-                          top_k=top_k, top_p=top_p, stop=stop, seed=seed, n=1, truncate=truncate,
-                          heal=token_healing)
-        state = TextAssembler(plan.stop, strip=len(plan.heal))
+        params = _params(params, options)
+        if params.n != 1:
+            raise InvalidOptionError(f"stream supports n=1 only, got n={params.n}", hint="Use generate() for n > 1.")
+        plan = self._plan(self._prompt_ids(prompt), params, truncate=truncate, heal=token_healing)
+        state = TextAssembler(params.stop, strip=len(plan.heal))
         return GenerationStream(self._decode(plan, [state]), state, plan.prompt_tokens)
 
-    def infill(self, prefix: str, suffix: str, *, max_tokens: int | None = None, temperature: float = 1.0,
-               top_k: int | None = None, top_p: float | None = None, stop: list[str] | str | None = None,
-               seed: int | None = None, n: int = 1, truncate: Literal["left"] | None = None) -> list[Generation]:
+    def infill(self, prefix: str, suffix: str, params: SamplingParams | None = None, *,
+               truncate: Literal["left"] | None = None, **options: Any) -> list[Generation]:  # fmt: skip
         """Fill in the middle between `prefix` and `suffix` (PSM order, as in training).
 
         With truncate="left", the prefix loses tokens from its start and then the suffix
         from its end until the prompt fits.
         """
+        params = _params(params, options)
+        check_truncate(truncate)
         tok = self.tokenizer
         pre, suf = tok.encode(prefix), tok.encode(suffix)
         if truncate == "left":
-            budget = max(0, self.context_window - 3 - self._room_needed(max_tokens))
+            budget = max(0, self.context_window - 3 - self._room_needed(params.max_tokens))
             excess = len(pre) + len(suf) - budget
             if excess > 0:  # the start of the prefix matters least, then the end of the suffix
                 cut = min(excess, len(pre))
                 pre, excess = pre[cut:], excess - cut
-                suf = suf[:len(suf) - excess]
+                suf = suf[: len(suf) - excess]
         ids = [tok.fim_prefix_id, *pre, tok.fim_suffix_id, *suf, tok.fim_middle_id]
-        plan = self._plan(ids, max_tokens=max_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
-                          stop=stop, seed=seed, n=n, truncate=None, heal=False)
-        return self._collect(plan)
+        return self._collect(self._plan(ids, params, truncate=None, heal=False))
 
     # --- internals ----------------------------------------------------------------------
 
@@ -287,18 +262,13 @@ class MiniEngine:
     def _room_needed(self, max_tokens: int | None) -> int:
         return max_tokens if max_tokens is not None else min(DEFAULT_MAX_TOKENS, max(1, self.context_window // 4))
 
-    def _plan(self, ids: list[int], *, max_tokens: int | None, temperature: float, top_k: int | None,
-              top_p: float | None, stop: list[str] | str | None, seed: int | None, n: int,
-              truncate: str | None, heal: bool) -> _Plan:
-        _check_options(max_tokens=max_tokens, temperature=temperature, top_k=top_k, top_p=top_p, n=n,
-                       truncate=truncate)
-        stops = [stop] if isinstance(stop, str) else list(stop or [])
-        if not all(isinstance(s, str) and s for s in stops):
-            raise InvalidOptionError("stop must be a non-empty string or a list of non-empty strings")
+    def _plan(self, ids: list[int], params: SamplingParams, *, truncate: str | None, heal: bool) -> _Plan:
+        check_truncate(truncate)
         eot = self.tokenizer.eot_id
         if ids and ids[0] == eot:
             ids = ids[1:]  # re-added below; counted once
         window = self.context_window
+        max_tokens = params.max_tokens
         if max_tokens is None:  # as much as fits, up to DEFAULT_MAX_TOKENS
             room = window - len(ids)
             max_tokens = min(DEFAULT_MAX_TOKENS, room) if room > 0 else self._room_needed(None)
@@ -317,53 +287,17 @@ class MiniEngine:
         prompt_tokens = len(ids)
         heal_bytes = b""
         if heal:
-            ids, heal_bytes = self._back_up(ids)
-        return _Plan(ids=[eot, *ids], prompt_tokens=prompt_tokens, max_tokens=max_tokens,
-                     temperature=float(temperature), top_k=top_k, top_p=top_p, stop=stops, seed=seed, n=n,
+            ids, heal_bytes = self._healer.back_up(ids)
+        return _Plan(ids=[eot, *ids], prompt_tokens=prompt_tokens, max_tokens=max_tokens, params=params,
                      heal=heal_bytes)
 
     def _collect(self, plan: _Plan) -> list[Generation]:
-        states = [TextAssembler(plan.stop, strip=len(plan.heal)) for _ in range(plan.n)]
+        states = [TextAssembler(plan.params.stop, strip=len(plan.heal)) for _ in range(plan.params.n)]
         for _ in self._decode(plan, states):
             pass
-        return [Generation(text=s.text, finish_reason=s.finish_reason or "length",  # type: ignore[arg-type]
-                           prompt_tokens=plan.prompt_tokens, completion_tokens=len(s.token_ids),
-                           token_ids=list(s.token_ids)) for s in states]
-
-    def _back_up(self, ids: list[int], max_tokens: int = 3) -> tuple[list[int], bytes]:
-        """Remove the tokens token healing regenerates; return (kept ids, removed bytes).
-
-        The last token always goes; earlier ones too while everything removed is
-        whitespace (a run like "\n    " is split unlike in training, across tokens).
-        """
-        tok = self.tokenizer
-        removed = b""
-        while ids and ids[-1] not in tok.special_ids:
-            data = tok.token_bytes(ids[-1])
-            if removed and (not data.isspace() or not removed.isspace() or max_tokens <= 0):
-                break
-            removed = data + removed
-            ids = ids[:-1]
-            max_tokens -= 1
-        return ids, removed
-
-    def _heal_mask(self, rest: bytes) -> torch.Tensor:
-        """True for the tokens that can start the `rest` still to be re-created: those
-        that begin with all of it, or are a (non-empty) prefix of it."""
-        mask = self._heal_cache.get(rest)
-        if mask is None:
-            tok = self.tokenizer
-            mask = torch.zeros(self.config.vocab_size, dtype=torch.bool)
-            allowed = []
-            for i in range(tok.vocab_size):
-                data = tok.token_bytes(i)
-                if i not in tok.special_ids and data and (data.startswith(rest) or rest.startswith(data)):
-                    allowed.append(i)
-            mask[allowed] = True
-            if len(self._heal_cache) > 1024:
-                self._heal_cache.clear()
-            self._heal_cache[rest] = mask
-        return mask
+        return [Generation(text=s.text, finish_reason=s.finish_reason or "length", prompt_tokens=plan.prompt_tokens,
+                           completion_tokens=len(s.token_ids), token_ids=list(s.token_ids))
+                for s in states]  # fmt: skip
 
     @torch.inference_mode()
     def _forward_last(self, idx: torch.Tensor, cache: KVCache) -> torch.Tensor:
@@ -376,31 +310,37 @@ class MiniEngine:
         Grad mode is switched off per forward pass, not around the yields, so a caller
         iterating a stream keeps its own autograd state between tokens.
         """
-        tok = self.tokenizer
+        tok, p, n = self.tokenizer, plan.params, plan.params.n
         generator = torch.Generator()
-        if plan.seed is None:
+        if p.seed is None:
             generator.seed()  # fresh entropy: unseeded calls differ
         else:
-            generator.manual_seed(plan.seed)
+            generator.manual_seed(p.seed)
         cache = self.model.new_cache(1, max_len=len(plan.ids) + plan.max_tokens - 1)
         logits = self._forward_last(torch.tensor([plan.ids]), cache)
-        if plan.n > 1:  # prefill once, then decode the n samples as one batch
-            cache = cache.expand(plan.n)
-            logits = logits.expand(plan.n, -1)
-        rest = [plan.heal] * plan.n  # bytes each sample must still re-create (token healing)
-        everything = torch.ones(self.config.vocab_size, dtype=torch.bool)
+        if n > 1:  # prefill once, then decode the n samples as one batch
+            cache = cache.expand(n)
+            logits = logits.expand(n, -1)
+        rest = [plan.heal] * n  # bytes each sample must still re-create (token healing)
+        seen = None  # tokens in each sample's context, for repetition_penalty (CTRL's)
+        if p.repetition_penalty != 1.0:
+            seen = torch.zeros(n, self.config.vocab_size, dtype=torch.bool)
+            seen[:, plan.ids] = True
         for step in range(plan.max_tokens):
             logits = logits.index_fill(1, self._banned, float("-inf"))
+            if seen is not None:
+                penalised = torch.where(logits > 0, logits / p.repetition_penalty, logits * p.repetition_penalty)
+                logits = torch.where(seen, penalised, logits)
             if any(rest):
-                allowed = torch.stack([self._heal_mask(r) if r else everything for r in rest])
-                logits = logits.masked_fill(~allowed, float("-inf"))
-            next_ids = sample_next(logits, temperature=plan.temperature, top_k=plan.top_k, top_p=plan.top_p,
-                                   generator=generator)
+                logits = logits.masked_fill(~self._healer.allowed(rest), float("-inf"))
+            next_ids = sample_next(logits, temperature=p.temperature, top_k=p.top_k, top_p=p.top_p,
+                                   generator=generator)  # fmt: skip
+            if seen is not None:
+                seen[torch.arange(n), next_ids] = True
             last_step = step == plan.max_tokens - 1
             for i, (state, token) in enumerate(zip(states, next_ids.tolist(), strict=True)):
                 if rest[i]:
-                    data = tok.token_bytes(token)
-                    rest[i] = b"" if data.startswith(rest[i]) else rest[i][len(data):]
+                    rest[i] = self._healer.remaining(rest[i], token)
                 if state.done:
                     continue
                 if token == tok.eot_id:
@@ -416,17 +356,9 @@ class MiniEngine:
             logits = self._forward_last(next_ids.unsqueeze(1), cache)
 
 
-def _check_options(*, max_tokens: int | None, temperature: float, top_k: int | None, top_p: float | None,
-                   n: int, truncate: str | None) -> None:
-    if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
-        raise InvalidOptionError(f"max_tokens must be a positive integer, got {max_tokens!r}")
-    if not isinstance(temperature, int | float) or temperature < 0:
-        raise InvalidOptionError(f"temperature must be >= 0 (0 = greedy), got {temperature!r}")
-    if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
-        raise InvalidOptionError(f"top_k must be a positive integer, got {top_k!r}")
-    if top_p is not None and not 0 < top_p <= 1:
-        raise InvalidOptionError(f"top_p must be in (0, 1], got {top_p!r}")
-    if not isinstance(n, int) or n < 1:
-        raise InvalidOptionError(f"n must be a positive integer, got {n!r}")
-    if truncate not in (None, "left"):
-        raise InvalidOptionError(f"truncate must be None or 'left', got {truncate!r}")
+def _params(params: SamplingParams | None, options: dict[str, Any]) -> SamplingParams:
+    if params is None:
+        return SamplingParams.from_options(options, where="mini")
+    if options:
+        raise InvalidOptionError(f"pass either SamplingParams or options, not both (got {sorted(options)})")
+    return params

@@ -37,7 +37,7 @@ def score_documents(engine, documents: list[Document], max_bytes: int | None = N
         data = doc.text.encode("utf-8")
         if max_bytes is not None and n_bytes + len(data) > max_bytes and n_docs:
             break
-        nats = -sum(lp for _, lp in engine.logprobs(doc.text))
+        nats = -sum(t.logprob for t in engine.logprobs(doc.text))
         model_bits += nats / math.log(2)
         b, x = compressor_bits(data)
         bz2_bits, xz_bits = bz2_bits + b, xz_bits + x

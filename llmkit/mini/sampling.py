@@ -9,8 +9,11 @@ spans several tokens: text that could still become a stop string is held back.
 from __future__ import annotations
 
 import codecs
+from collections.abc import Sequence
 
 import torch
+
+from llmkit.generation import FinishReason, StopMatcher
 
 __all__ = ["sample_next", "TextAssembler"]
 
@@ -43,15 +46,14 @@ class TextAssembler:
     generated token re-creates the end of the prompt, which the caller already has.
     """
 
-    def __init__(self, stop: list[str], strip: int = 0) -> None:
+    def __init__(self, stop: Sequence[str], strip: int = 0) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._stop = [s for s in stop if s]
-        self._max_stop = max((len(s) for s in self._stop), default=0)
+        self._stops = StopMatcher(stop)
         self._strip = strip
         self.text = ""
         self.emitted = 0  # text[:emitted] has been handed out
         self.token_ids: list[int] = []
-        self.finish_reason: str | None = None
+        self.finish_reason: FinishReason | None = None
 
     @property
     def done(self) -> bool:
@@ -66,7 +68,7 @@ class TextAssembler:
         self.text += self._decoder.decode(data)
         self._check_stop()
 
-    def finish(self, reason: str) -> None:
+    def finish(self, reason: FinishReason) -> None:
         """End the sample (end-of-text token or length); flushes a dangling partial character."""
         if self.done:
             return
@@ -87,16 +89,10 @@ class TextAssembler:
     def _check_stop(self) -> None:
         # A stop string cannot start before `emitted`: any text that could begin one was
         # held back, so searching from there is enough (and keeps this linear).
-        hits = [p for s in self._stop if (p := self.text.find(s, self.emitted)) >= 0]
-        if hits:
-            self.text = self.text[:min(hits)]
+        self.text, stopped = self._stops.cut(self.text, self.emitted)
+        if stopped:
             self.finish_reason = "stop"
 
     def _holdback(self) -> int:
         """Length of the longest tail of the text that is a proper prefix of a stop string."""
-        longest = min(self._max_stop - 1, len(self.text) - self.emitted)
-        for k in range(longest, 0, -1):
-            tail = self.text[-k:]
-            if any(s.startswith(tail) for s in self._stop):
-                return k
-        return 0
+        return self._stops.holdback(self.text, self.emitted)

@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("transformers")
 
 import llmkit
-from llmkit.backends import hf_generate
+from llmkit.backends import hf_engine
 from llmkit.errors import InvalidOptionError, MissingCapabilityError
 
 GREEDY = {"max_tokens": 16, "temperature": 0}
@@ -45,8 +45,8 @@ def test_leaving_a_stream_stops_generation(tiny, monkeypatch, how):
     import asyncio
 
     steps = []
-    put = hf_generate._QueueStreamer.put
-    monkeypatch.setattr(hf_generate._QueueStreamer, "put", lambda self, value: (steps.append(1), put(self, value)))
+    put = hf_engine._QueueStreamer.put
+    monkeypatch.setattr(hf_engine._QueueStreamer, "put", lambda self, value: (steps.append(1), put(self, value)))
     if how == "async-break":
 
         async def first_text():
@@ -62,7 +62,7 @@ def test_leaving_a_stream_stops_generation(tiny, monkeypatch, how):
                 break  # leaving the loop is enough: no close() needed
         if how == "close":
             stream.close()
-        assert not tiny.backend.lm.lock.locked()  # the next call need not wait
+        assert not tiny.backend.engine.lm.lock.locked()  # the next call need not wait
     alive = [t for t in threading.enumerate() if t.name.startswith("llmkit-hf-stream")]
     assert not alive
     assert len(steps) < 20  # generation stopped soon after the close, far before max_tokens
@@ -196,11 +196,11 @@ def test_attention_maps_and_command(tiny_dir):
     import llmkit
 
     backend = llmkit.Client(f"hf:{tiny_dir}").backend
-    before = backend.lm.model.config._attn_implementation
+    before = backend.engine.lm.model.config._attn_implementation
     tokens, maps = backend.attention("the cat sat on the mat")
-    assert backend.lm.model.config._attn_implementation == before  # switched back for generation
+    assert backend.engine.lm.model.config._attn_implementation == before  # switched back for generation
     n = len(tokens)
-    assert maps.shape[0] == backend.lm.model.config.num_hidden_layers and maps.shape[2:] == (n, n)
+    assert maps.shape[0] == backend.engine.lm.model.config.num_hidden_layers and maps.shape[2:] == (n, n)
     assert torch.allclose(maps.sum(-1), torch.ones(maps.shape[:3]), atol=1e-4)
     assert torch.all(maps.triu(diagonal=1).abs() < 1e-6)  # causal
     r = subprocess.run([sys.executable, "-m", "llmkit.cli", "attention", "the cat sat", "-m", f"hf:{tiny_dir}",
@@ -222,15 +222,15 @@ def test_the_model_authors_generation_defaults_apply_when_a_call_sets_none(tiny_
         return llmkit.Client(f"hf:{target}", max_tokens=8)
 
     derived = llmkit.Client(f"hf:{tiny_dir}", max_tokens=8)  # save_pretrained's config: no authors' choice
-    assert derived.backend.defaults_from_model == {}
+    assert derived.backend.sampling_defaults == {}
     assert len({derived.chat("Hello", seed=s).text for s in range(4)}) > 1  # OpenAI's default: sampling
 
     greedy = variant("greedy", {"bos_token_id": 1, "eos_token_id": 2})  # a file without do_sample
-    assert greedy.backend.defaults_from_model == {"temperature": 0}
+    assert greedy.backend.sampling_defaults == {"temperature": 0}
     expected = greedy.chat("Hello", temperature=0).text
     assert {greedy.chat("Hello", seed=s).text for s in range(3)} == {expected}
     assert len({greedy.chat("Hello", temperature=1.0, seed=s).text for s in range(4)}) > 1  # the call wins
 
     topk1 = variant("top-k-1", {"do_sample": True, "temperature": 0.7, "top_k": 1, "top_p": 0.9})
-    assert topk1.backend.defaults_from_model["top_k"] == 1
+    assert topk1.backend.sampling_defaults["top_k"] == 1
     assert {topk1.chat("Hello", seed=s).text for s in range(3)} == {expected}  # top_k 1: the greedy choice

@@ -26,7 +26,7 @@ def test_gguf_loads_like_the_original(tiny_gguf, tiny_dir, isolated_home):
     llmkit.clear_caches()
     original = llmkit.Client(f"hf:{tiny_dir}")
     converted = llmkit.Client(f"hf:{tiny_gguf}")
-    assert converted.backend.lm.source == "gguf"
+    assert converted.backend.engine.lm.source == "gguf"
     r = converted.chat("Hello there", max_tokens=12, temperature=0)
     assert r.served_model == "tiny-llama.F32.gguf"
     assert r.text == original.chat("Hello there", max_tokens=12, temperature=0).text
@@ -100,7 +100,7 @@ def test_interrupted_conversion_leaves_no_cache_entry(tiny_gguf, isolated_home, 
     cache = isolated_home / "cache" / "hf"
     assert [p for p in cache.iterdir() if p.is_dir()] == []  # the temporary directory is gone too
     monkeypatch.undo()
-    assert llmkit.Client(f"hf:{tiny_gguf}").backend.lm.source == "gguf"
+    assert llmkit.Client(f"hf:{tiny_gguf}").backend.engine.lm.source == "gguf"
 
 
 def test_damaged_cached_copy_says_how_to_recover(tiny_gguf, isolated_home):

@@ -17,19 +17,19 @@ from llmkit.errors import CheckpointError, ConfigurationError, InvalidOptionErro
 def test_loads_a_directory_on_cpu_fp32(tiny):
     backend = tiny.backend
     assert tiny.model.startswith("hf:") and tiny.model.endswith("tiny-llama")
-    assert backend.lm.device.type == "cpu"
-    assert next(backend.lm.model.parameters()).dtype.is_floating_point
-    assert str(next(backend.lm.model.parameters()).dtype) == "torch.float32"
+    assert backend.engine.lm.device.type == "cpu"
+    assert next(backend.engine.lm.model.parameters()).dtype.is_floating_point
+    assert str(next(backend.engine.lm.model.parameters()).dtype) == "torch.float32"
     assert tiny.capabilities.streaming and tiny.capabilities.logprobs and tiny.capabilities.multiple_samples
 
 
 def test_same_model_is_loaded_once(tiny_dir):
     a = llmkit.Client(f"hf:{tiny_dir}")
     b = llmkit.Client(f"hf:{tiny_dir}/")
-    assert a.backend.lm is b.backend.lm
+    assert a.backend.engine.lm is b.backend.engine.lm
     c = llmkit.Client(f"hf:{tiny_dir}", dtype="bfloat16")
-    assert c.backend.lm is not a.backend.lm
-    assert str(next(c.backend.lm.model.parameters()).dtype) == "torch.bfloat16"
+    assert c.backend.engine.lm is not a.backend.engine.lm
+    assert str(next(c.backend.engine.lm.model.parameters()).dtype) == "torch.bfloat16"
 
 
 def test_bad_settings(tiny_dir):
@@ -55,7 +55,7 @@ def test_progress_on_a_terminal(tiny_dir, monkeypatch, capsys):
     pytest.importorskip("rich")
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     llmkit.clear_caches()
-    assert llmkit.Client(f"hf:{tiny_dir}").backend.lm.source == "dir"
+    assert llmkit.Client(f"hf:{tiny_dir}").backend.engine.lm.source == "dir"
 
 
 def test_empty_model_name():

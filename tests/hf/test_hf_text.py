@@ -12,13 +12,14 @@ import torch
 
 import llmkit
 from llmkit.backends import hf_chat
-from llmkit.backends.hf_generate import _Rows, _safe_length
+from llmkit.backends.hf_engine import _Rows
 from llmkit.errors import ContextLengthError
+from llmkit.generation import StopMatcher
 
 
 def test_count_tokens_uses_the_chat_template(tiny):
     text = "What is the capital of France?"
-    tok = tiny.backend.tokenizer
+    tok = tiny.backend.engine.tokenizer
     assert tiny.count_tokens(text) == len(tok(text, add_special_tokens=False)["input_ids"])
     rendered = tok.apply_chat_template([{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True)
     assert tiny.count_tokens([llmkit.user(text)]) == len(tok(rendered, add_special_tokens=False)["input_ids"])
@@ -49,7 +50,7 @@ def test_fallback_template_warns_once(no_template_dir):
         client.chat("Hi", max_tokens=2, temperature=0)  # once only
     prompt = client.backend.formatter.render([llmkit.system("Be brief."), llmkit.user("Hi")])
     assert prompt == "System: Be brief.\n\nUser: Hi\n\nAssistant:"
-    assert hf_chat.FALLBACK_STOP in client.backend._stops({}, chat=True)
+    assert hf_chat.FALLBACK_STOP in client.backend._stops({}, chat=True).stops
 
 
 def test_system_merged_into_first_user_turn_when_template_refuses_it(no_system_dir):
@@ -89,7 +90,7 @@ def test_logprobs_match_a_direct_forward_pass(tiny):
     text = "The cat sat on the mat."
     lp = tiny.logprobs(text)
     backend = tiny.backend
-    tok, model = backend.tokenizer, backend.lm.model
+    tok, model = backend.engine.tokenizer, backend.engine.lm.model
     ids = [tok.bos_token_id] + tok(text, add_special_tokens=False)["input_ids"]
     with torch.no_grad():
         logits = model(input_ids=torch.tensor([ids])).logits[0]
@@ -102,7 +103,7 @@ def test_logprobs_match_a_direct_forward_pass(tiny):
 
 def test_logprobs_of_a_continuation(tiny):
     context, text = "The cat sat on the", " mat. The dog sat on the log."
-    tok = tiny.backend.tokenizer
+    tok = tiny.backend.engine.tokenizer
     ids = lambda s: tok(s, add_special_tokens=False)["input_ids"]  # noqa: E731
     assert ids(context) + ids(text) == ids(context + text)  # a clean seam, so:
     whole = tiny.logprobs(context + text)
@@ -117,7 +118,7 @@ def test_logprobs_of_a_continuation(tiny):
 def test_logprobs_of_a_text_longer_than_the_window(tiny):
     text = "The cat sat on the mat. The dog sat on the log. " * 20
     lp = tiny.logprobs(text)
-    n = len(tiny.backend.tokenizer(text, add_special_tokens=False)["input_ids"])
+    n = len(tiny.backend.engine.tokenizer(text, add_special_tokens=False)["input_ids"])
     assert n > 128 and len(lp.tokens) == n
     assert all(math.isfinite(t.logprob) and t.logprob <= 0 for t in lp.tokens)
     assert tiny.logprobs("").tokens == []
@@ -127,8 +128,8 @@ def test_embeddings_are_mean_pooled_hidden_states(tiny):
     texts = ["The cat sat on the mat.", "Hi", "A longer sentence about dogs and logs."]
     e = tiny.embed(texts)
     backend = tiny.backend
-    tok, model = backend.tokenizer, backend.lm.model
-    assert len(e) == 3 and e.dimensions == model.config.hidden_size and e.served_model == backend.lm.name
+    tok, model = backend.engine.tokenizer, backend.engine.lm.model
+    assert len(e) == 3 and e.dimensions == model.config.hidden_size and e.served_model == backend.engine.lm.name
     for text, vector in zip(texts, e, strict=True):  # batched (right-padded) == a direct pass on the text alone
         ids = [tok.bos_token_id] + tok(text, add_special_tokens=False)["input_ids"]
         with torch.no_grad():
@@ -155,17 +156,21 @@ class _FakeGen:
 
 
 def test_streamed_text_never_splits_a_character(tiny):
-    tok = tiny.backend.tokenizer
+    tok = tiny.backend.engine.tokenizer
     text = "Héllo 日本語 🙂 café"
     ids = tok(text, add_special_tokens=False)["input_ids"]
     assert any("\ufffd" in tok.decode([i]) for i in ids)  # some tokens are half a character
-    rows = _Rows(_FakeGen(tok), count=1, n=1, stops=[])
+    rows = _Rows(_FakeGen(tok), count=1, n=1, stops=StopMatcher([]))
     deltas = [e.text for i in ids for e in rows.step([i])] + [e.text for e in rows.flush()]
     assert "".join(deltas) == text
     assert not any("\ufffd" in d for d in deltas)
 
 
 def test_safe_length_holds_back_partial_stop_and_replacement():
-    assert _safe_length("abc\ufffd", []) == 3
-    assert _safe_length("hello wor", ["world"]) == 6
-    assert _safe_length("hello", ["xyz"]) == 5
+    def safe(text, stops):
+        return _Rows(_FakeGen(None), count=1, n=1, stops=StopMatcher(stops))._safe_length(text)
+
+    assert safe("abc\ufffd", []) == 3
+    assert safe("hello wor", ["world"]) == 6
+    assert safe("hello", ["xyz"]) == 5
+    assert safe("a wo\ufffd", ["world"]) == 2  # the half character, then the partial stop string

@@ -66,8 +66,8 @@ def test_logprobs_match_the_engine(client, trained_engine):
     text = "The cat sat on the mat."
     lp = client.logprobs(text)
     direct = trained_engine.logprobs(text)
-    assert [t.token for t in lp.tokens] == [t for t, _ in direct]
-    assert lp.total == pytest.approx(sum(x for _, x in direct))
+    assert [t.token for t in lp.tokens] == [t.token for t in direct]
+    assert lp.total == pytest.approx(sum(t.logprob for t in direct))
     assert lp.bits_per_byte == pytest.approx(-lp.total / math.log(2) / len(text.encode()))
 
 
@@ -144,7 +144,7 @@ def test_checkpoint_generation_defaults_apply_unless_the_call_sets_them(tmp_path
     assert client.complete("The cat sat").text == greedy  # the checkpoint's default: greedy
     sampled = {client.complete("The cat sat", temperature=1.5, seed=s).text for s in range(4)}
     assert len(sampled) > 1  # the call's own temperature wins
-    assert client.backend._gen_options({}) == {"temperature": 0}  # unknown keys in the metadata are ignored
+    assert client.backend.sampling_defaults == {"temperature": 0}  # unknown keys in the metadata are ignored
 
 
 def test_switching_models_ten_times_holds_at_most_one_idle_engine(tmp_path, random_model, tokenizer):
@@ -202,3 +202,18 @@ def test_closing_a_client_releases_its_engine_for_the_next_one(trained):
 
     gc.collect()  # a client nobody closed releases its engine when it is collected
     assert ENGINES.stats() == {"live": 0, "idle": 1}
+
+
+def test_a_closed_client_frees_its_engine_and_leases_it_again_when_used(trained):
+    import gc
+    import weakref
+
+    llmkit.clear_caches()
+    client = llmkit.Client(f"mini:{trained.path}", max_tokens=3, temperature=0)
+    first = client.complete("def").text
+    engine = weakref.ref(client.backend.engine)
+    client.close()
+    llmkit.clear_caches()
+    gc.collect()
+    assert engine() is None  # nothing of it is left: the closed client dropped it too
+    assert client.complete("def").text == first  # used again: loaded again

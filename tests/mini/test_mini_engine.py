@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from llmkit.errors import ContextLengthError, InvalidOptionError
-from llmkit.mini.engine import Generation, MiniEngine
+from llmkit.generation import Generation
+from llmkit.mini.engine import MiniEngine
 
 
 def test_load_attributes(engine: MiniEngine, random_ckpt) -> None:
@@ -209,11 +210,11 @@ def test_logprobs_equal_direct_forward(engine: MiniEngine) -> None:
     text = "The cat sat on the mat. Café ✓"
     pairs = engine.logprobs(text)
     ids = tok.encode(text)
-    assert [t for t, _ in pairs] == [tok.token_str(i) for i in ids]
+    assert [t.token for t in pairs] == [tok.token_str(i) for i in ids]
     with torch.no_grad():
         logits = engine.model(torch.tensor([[tok.eot_id, *ids]]))[0][0]
     expected = torch.log_softmax(logits, -1)[torch.arange(len(ids)), torch.tensor(ids)]
-    assert torch.allclose(torch.tensor([lp for _, lp in pairs]), expected, atol=1e-5)
+    assert torch.allclose(torch.tensor([t.logprob for t in pairs]), expected, atol=1e-5)
     assert engine.logprobs("") == []
 
 
@@ -240,3 +241,22 @@ def test_threads_option(random_ckpt) -> None:
         MiniEngine.load(random_ckpt, threads=0)
     current = torch.get_num_threads()
     assert MiniEngine.load(random_ckpt, threads=current).threads == current
+
+
+def test_repetition_penalty_discourages_tokens_already_in_context(engine: MiniEngine) -> None:
+    def repeats(ids: list[int]) -> int:
+        return len(ids) - len(set(ids))
+
+    plain = engine.generate("the cat", max_tokens=40, temperature=0)[0].token_ids
+    penalised = engine.generate("the cat", max_tokens=40, temperature=0, repetition_penalty=3.0)[0].token_ids
+    assert repeats(penalised) < repeats(plain)
+    assert engine.generate("the cat", max_tokens=40, temperature=0, repetition_penalty=1.0)[0].token_ids == plain
+
+
+def test_sampling_params_or_options_not_both(engine: MiniEngine) -> None:
+    from llmkit.generation import SamplingParams
+
+    params = SamplingParams(max_tokens=5, temperature=0)
+    assert engine.generate("The", params)[0].token_ids == engine.generate("The", max_tokens=5, temperature=0)[0].token_ids
+    with pytest.raises(InvalidOptionError, match="not both"):
+        engine.generate("The", params, max_tokens=3)

@@ -1,10 +1,11 @@
-"""Generation for the `hf` backend, on top of transformers' `model.generate`.
+"""The `hf` backend's engine: one loaded transformers model, generating on top of
+`model.generate`, scoring and embedding texts (hf_scoring), showing attention.
 
-- Options map to generate's: temperature 0 (or n=1 greedy) -> do_sample=False; top_k is
-  off unless asked for (transformers would otherwise default it to 50); seed seeds
-  torch's RNG under the model's lock, so seeded calls are reproducible. Options a call
-  leaves out come from the model's generation_config.json when its authors wrote one
-  (`author_defaults`), else from OpenAI's defaults.
+- A call's SamplingParams map to generate's: temperature 0 (or n=1 greedy) ->
+  do_sample=False; top_k is off unless asked for (transformers would otherwise default
+  it to 50); seed seeds torch's RNG under the model's lock, so seeded calls are
+  reproducible. Options a call leaves out come from the model's generation_config.json
+  when its authors wrote one (`author_defaults`), else from OpenAI's defaults.
 - Several prompts are generated together with left padding (`generate_many`), sorted by
   length and cut into groups of `batch_size` so that padding stays small.
 - Stop strings end a sequence inside generate (a StoppingCriteria that decodes each
@@ -13,6 +14,9 @@
   consumer decodes each row's tokens so far, holds back incomplete UTF-8 (replacement
   characters) and any tail that could still become a stop string, and sets a flag that a
   StoppingCriteria reads: closing the generator stops generation at the next token.
+
+The loaded model (hf_loading.LoadedModel) is shared between backends; an engine is one
+backend's view of it (its context window and batch size settings).
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -28,36 +31,35 @@ from transformers import StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
 
 from ..errors import APIError
-from ..types import StreamEvent, Usage
+from ..generation import Generation, SamplingParams, StopMatcher, stream_ending
+from ..types import StreamEvent, TokenLogprob
 from .hf_loading import LoadedModel
 
-DEFAULT_MAX_TOKENS = 256
+__all__ = ["HFEngine", "author_defaults", "config_window"]
+
 REPLACEMENT = "\ufffd"
-
-
-@dataclass
-class Sample:
-    text: str
-    finish_reason: str  # "stop" (end of turn or a stop string) or "length"
-    prompt_tokens: int
-    completion_tokens: int
-    token_ids: list[int]
+# (prefix, suffix, middle) token spellings of fill-in-the-middle-trained tokenizers
+FIM_TOKENS = [
+    ("<fim_prefix>", "<fim_suffix>", "<fim_middle>"),  # StarCoder, SmolLM
+    ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),  # Qwen2.5-Coder
+]
+_WINDOW_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx")
 
 
 class _StopOnStrings(StoppingCriteria):
     """Finish a row once its generated tail contains a stop string."""
 
-    def __init__(self, tokenizer: Any, stops: list[str], prompt_len: int) -> None:
+    def __init__(self, tokenizer: Any, stops: StopMatcher, prompt_len: int) -> None:
         self.tokenizer = tokenizer
         self.stops = stops
         self.prompt_len = prompt_len
         # a stop string of k characters spans at most ~4k byte-level tokens (+ a partial one)
-        self.window = 4 * max(len(s) for s in stops) + 4
+        self.window = 4 * stops.longest + 4
 
     def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
         tail = input_ids[:, self.prompt_len :][:, -self.window :]
         texts = self.tokenizer.batch_decode(tail, skip_special_tokens=True)
-        return torch.tensor([any(s in t for s in self.stops) for t in texts], device=input_ids.device)
+        return torch.tensor([self.stops.find(t) >= 0 for t in texts], device=input_ids.device)  # type: ignore[return-value]
 
 
 class _StopOnFlag(StoppingCriteria):
@@ -67,7 +69,7 @@ class _StopOnFlag(StoppingCriteria):
         self.flag = flag
 
     def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
-        return torch.full((input_ids.shape[0],), self.flag.is_set(), dtype=torch.bool, device=input_ids.device)
+        return torch.full((input_ids.shape[0],), self.flag.is_set(), dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
 
 
 class _QueueStreamer(BaseStreamer):
@@ -87,34 +89,20 @@ class _QueueStreamer(BaseStreamer):
         pass  # the worker signals the end itself, also when generate raises
 
 
-def cut_at_stop(text: str, stops: list[str]) -> tuple[str, bool]:
-    """The text up to the first stop string, and whether one was found."""
-    cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=-1)
-    return (text[:cut], True) if cut >= 0 else (text, False)
+class HFEngine:
+    """Generates with, scores and embeds through one loaded model."""
 
-
-def _safe_length(text: str, stops: list[str]) -> int:
-    """How much of `text` can be shown now: not a trailing replacement character (half of a
-    multi-byte character) nor a tail that is the start of a stop string."""
-    end = len(text)
-    while end and text[end - 1] == REPLACEMENT:
-        end -= 1
-    for s in stops:
-        for k in range(min(len(s) - 1, end), 0, -1):
-            if text.endswith(s[:k], 0, end):
-                end -= k
-                break
-    return end
-
-
-class Generator:
-    """Generates with one loaded model; shared settings come from the backend."""
-
-    def __init__(self, lm: LoadedModel, context_window: int | None) -> None:
+    def __init__(self, lm: LoadedModel, context_window: int | None = None, batch_size: int = 8) -> None:
         self.lm = lm
+        self.model = lm.model
         self.tokenizer = lm.tokenizer
-        self.window = context_window
+        self.name = lm.name
+        self.context_window = context_window or config_window(lm.model.config)
+        self.batch_size = batch_size
         gen_cfg = lm.model.generation_config
+        self.sampling_defaults = author_defaults(gen_cfg)
+        vocab = self.tokenizer.get_vocab()
+        self.fim = next((spelling for spelling in FIM_TOKENS if all(t in vocab for t in spelling)), None)
         # End a sequence at any end token the model's config or its tokenizer knows: a chat
         # template's end-of-turn token may be missing from one of them.
         eos: list[int] = []
@@ -128,36 +116,65 @@ class Generator:
             pad = gen_cfg.pad_token_id if gen_cfg.pad_token_id is not None else (self.eos_ids or [0])[0]
         self.pad_id: int = pad
 
-    # --- planning ------------------------------------------------------------------
+    # --- tokens, scores, embeddings, attention ---------------------------------------
 
-    def max_new_tokens(self, prompt_len: int, options: dict[str, Any]) -> int:
-        if options.get("max_tokens") is not None:
-            return options["max_tokens"]
-        room = (self.window - prompt_len) if self.window else DEFAULT_MAX_TOKENS
-        return max(1, min(DEFAULT_MAX_TOKENS, room))
+    def encode(self, text: str, special: bool = False) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=special)["input_ids"]
 
-    def _kwargs(self, options: dict[str, Any], max_new: int) -> dict[str, Any]:
-        sampling = options.get("temperature", 1.0) > 0
+    def count_tokens(self, text: str) -> int:
+        return len(self.encode(text))
+
+    def logprobs(self, text: str, context: str | None = None) -> list[TokenLogprob]:
+        from .hf_scoring import score
+
+        return score(self, text, context=context)
+
+    def embed(self, texts: list[str], truncate: str | None = None) -> tuple[list[list[float]], int]:
+        from .hf_scoring import embed
+
+        return embed(self, texts, truncate=truncate)
+
+    def attention(self, text: str) -> tuple[list[str], torch.Tensor]:
+        """(tokens, attention weights (layers, heads, T, T)).
+
+        Fused attention kernels never materialise the weights, so the model runs once
+        with the eager implementation, which returns them, and is switched back."""
+        ids = self.encode(text)[: self.context_window or None]
+        model = self.model
+        with self.lm.lock, torch.no_grad():
+            previous = model.config._attn_implementation
+            model.set_attn_implementation("eager")
+            try:
+                out = model(torch.tensor([ids], device=self.lm.device), output_attentions=True)
+            finally:
+                model.set_attn_implementation(previous)
+        maps = torch.stack([a[0].float().cpu() for a in out.attentions])
+        return [self.tokenizer.decode([i]) for i in ids], maps
+
+    # --- planning --------------------------------------------------------------------
+
+    def _kwargs(self, p: SamplingParams, max_new: int) -> dict[str, Any]:
         kw: dict[str, Any] = {
             "max_new_tokens": max_new,
-            "do_sample": sampling,
+            "do_sample": not p.greedy,
             "pad_token_id": self.pad_id,
             "eos_token_id": self.eos_ids or None,
-            "repetition_penalty": options.get("repetition_penalty", 1.0),
+            "repetition_penalty": p.repetition_penalty,
         }
-        if sampling:
+        if not p.greedy:
             kw.update(
-                temperature=options.get("temperature", 1.0),
-                top_p=options.get("top_p", 1.0),
-                top_k=options.get("top_k", 0),  # 0 = off (transformers' default would be 50)
-                num_return_sequences=options.get("n", 1),
+                temperature=p.temperature,
+                top_p=p.top_p if p.top_p is not None else 1.0,
+                top_k=p.top_k or 0,  # 0 = off (transformers' default would be 50)
+                num_return_sequences=p.n,
             )
         else:  # greedy: unset the model's sampling defaults so generate does not warn about them
             kw.update(temperature=None, top_p=None, top_k=None)
         return kw
 
-    def _rows_per_prompt(self, options: dict[str, Any]) -> int:
-        return options.get("n", 1) if options.get("temperature", 1.0) > 0 else 1
+    @staticmethod
+    def _rows_per_prompt(p: SamplingParams) -> int:
+        return 1 if p.greedy else p.n  # greedy n>1: one row, its answer copied n times
 
     def _run_generate(self, input_ids: torch.Tensor, mask: torch.Tensor, kwargs: dict[str, Any],
                       seed: int | None) -> torch.Tensor:  # fmt: skip
@@ -165,12 +182,12 @@ class Generator:
             if seed is not None:
                 torch.manual_seed(seed)
             try:
-                return self.lm.model.generate(input_ids=input_ids, attention_mask=mask, **kwargs)
+                return self.model.generate(input_ids=input_ids, attention_mask=mask, **kwargs)
             except Exception as exc:  # out of memory, a model bug: say where it happened
                 raise APIError(
-                    f"generation failed in hf:{self.lm.name}: {type(exc).__name__}: {exc}",
+                    f"generation failed in hf:{self.name}: {type(exc).__name__}: {exc}",
                     hint="Lower max_tokens or batch_size, or choose another device/dtype.",
-                    model=f"hf:{self.lm.name}",
+                    model=f"hf:{self.name}",
                     retryable=False,
                 ) from exc
 
@@ -186,36 +203,35 @@ class Generator:
 
     # --- whole answers -------------------------------------------------------------
 
-    def generate_many(self, prompts: list[list[int]], options: dict[str, Any], stops: list[str],
-                      batch_size: int = 8) -> list[list[Sample]]:  # fmt: skip
+    def generate_many(self, prompts: list[list[int]], params: SamplingParams,
+                      stops: StopMatcher) -> list[list[Generation]]:  # fmt: skip
         """n samples for each prompt; prompts are generated `batch_size` at a time."""
         order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
-        results: list[list[Sample]] = [[] for _ in prompts]
-        for start in range(0, len(order), max(1, batch_size)):
-            group = order[start : start + batch_size]
-            for i, samples in zip(
-                group, self._generate_group([prompts[i] for i in group], options, stops), strict=True
-            ):
+        results: list[list[Generation]] = [[] for _ in prompts]
+        size = max(1, self.batch_size)
+        for start in range(0, len(order), size):
+            group = order[start : start + size]
+            for i, samples in zip(group, self._generate_group([prompts[i] for i in group], params, stops), strict=True):
                 results[i] = samples
         return results
 
-    def _generate_group(self, prompts: list[list[int]], options: dict[str, Any],
-                        stops: list[str]) -> list[list[Sample]]:  # fmt: skip
+    def _generate_group(self, prompts: list[list[int]], params: SamplingParams,
+                        stops: StopMatcher) -> list[list[Generation]]:  # fmt: skip
         input_ids, mask = self._pad_left(prompts)
         width = input_ids.shape[1]
-        max_new = min(self.max_new_tokens(len(p), options) for p in prompts)
-        kwargs = self._kwargs(options, max_new)
+        max_new = min(params.max_new_tokens(len(p), self.context_window) for p in prompts)
+        kwargs = self._kwargs(params, max_new)
         if stops:
             kwargs["stopping_criteria"] = StoppingCriteriaList([_StopOnStrings(self.tokenizer, stops, width)])
-        out = self._run_generate(input_ids, mask, kwargs, options.get("seed")).cpu()
-        rows, n = self._rows_per_prompt(options), options.get("n", 1)
+        out = self._run_generate(input_ids, mask, kwargs, params.seed).cpu()
+        rows = self._rows_per_prompt(params)
         results = []
         for i, prompt in enumerate(prompts):
             samples = [self._sample(out[i * rows + j, width:].tolist(), len(prompt), stops) for j in range(rows)]
-            results.append(samples if rows == n else samples * n)  # greedy n>1: n copies of one answer
+            results.append(samples if rows == params.n else samples * params.n)
         return results
 
-    def _sample(self, generated: list[int], prompt_tokens: int, stops: list[str]) -> Sample:
+    def _sample(self, generated: list[int], prompt_tokens: int, stops: StopMatcher) -> Generation:
         ended = False
         for k, tok in enumerate(generated):
             if tok in self.eos_ids:
@@ -224,17 +240,15 @@ class Generator:
         else:
             while generated and generated[-1] == self.pad_id:  # rows that a stop string finished early
                 generated = generated[:-1]
-        text = self.tokenizer.decode(generated, skip_special_tokens=True)
-        text, stopped = cut_at_stop(text, stops)
-        reason = "stop" if ended or stopped else "length"
-        return Sample(text, reason, prompt_tokens, len(generated), generated)
+        text, stopped = stops.cut(self.tokenizer.decode(generated, skip_special_tokens=True))
+        return Generation(text, "stop" if ended or stopped else "length", prompt_tokens, len(generated), generated)
 
     # --- streaming -----------------------------------------------------------------
 
-    def stream(self, prompt: list[int], options: dict[str, Any], stops: list[str]) -> Iterator[StreamEvent]:
+    def stream(self, prompt: list[int], params: SamplingParams, stops: StopMatcher) -> Iterator[StreamEvent]:
         """StreamEvents with text deltas (index = choice), then finish reasons, then usage."""
         input_ids, mask = self._pad_left([prompt])
-        kwargs = self._kwargs(options, self.max_new_tokens(len(prompt), options))
+        kwargs = self._kwargs(params, params.max_new_tokens(len(prompt), self.context_window))
         flag = threading.Event()
         criteria = [_StopOnFlag(flag)] + ([_StopOnStrings(self.tokenizer, stops, len(prompt))] if stops else [])
         q: queue.SimpleQueue = queue.SimpleQueue()
@@ -243,14 +257,14 @@ class Generator:
 
         def work() -> None:
             try:
-                self._run_generate(input_ids, mask, kwargs, options.get("seed"))
+                self._run_generate(input_ids, mask, kwargs, params.seed)
             except BaseException as exc:  # handed to the consumer, raised there
                 q.put(exc)
             finally:
                 q.put(done)
 
-        worker = threading.Thread(target=work, name=f"llmkit-hf-stream-{self.lm.name}", daemon=True)
-        rows = _Rows(self, self._rows_per_prompt(options), options.get("n", 1), stops)
+        worker = threading.Thread(target=work, name=f"llmkit-hf-stream-{self.name}", daemon=True)
+        rows = _Rows(self, self._rows_per_prompt(params), params.n, stops)
         worker.start()
         try:
             while (item := q.get()) is not done:
@@ -263,17 +277,14 @@ class Generator:
         finally:
             flag.set()  # the caller closed the stream (or it is complete): stop generating
             worker.join()
-        n = options.get("n", 1)
-        for index in range(n):
-            yield StreamEvent(finish_reason=rows.reasons[index % rows.count], index=index)
-        yield StreamEvent(usage=Usage(len(prompt), sum(len(t) for t in rows.ids) * (n // rows.count)))
+        yield from stream_ending(rows.reasons, params.n, len(prompt), rows.completion_tokens)
 
 
 class _Rows:
     """Per-row decoding state while streaming (one row per sampled choice)."""
 
-    def __init__(self, gen: Generator, count: int, n: int, stops: list[str]) -> None:
-        self.gen = gen
+    def __init__(self, engine: HFEngine, count: int, n: int, stops: StopMatcher) -> None:
+        self.engine = engine
         self.count = count
         self.n = n
         self.stops = stops
@@ -286,17 +297,20 @@ class _Rows:
     def all_finished(self) -> bool:
         return all(self.finished)
 
+    @property
+    def completion_tokens(self) -> int:
+        return sum(len(t) for t in self.ids) * (self.n // self.count)
+
     def step(self, tokens: list[int]) -> Iterator[StreamEvent]:
         for i, tok in enumerate(tokens[: self.count]):
             if self.finished[i]:
                 continue
-            if tok in self.gen.eos_ids:
-                self.ids[i].append(tok)
+            self.ids[i].append(tok)
+            if tok in self.engine.eos_ids:
                 self.finished[i], self.reasons[i] = True, "stop"
                 yield from self._emit(i, final=True)
-                continue
-            self.ids[i].append(tok)
-            yield from self._emit(i, final=False)
+            else:
+                yield from self._emit(i, final=False)
 
     def flush(self) -> Iterator[StreamEvent]:
         for i in range(self.count):
@@ -304,16 +318,33 @@ class _Rows:
                 yield from self._emit(i, final=True)
 
     def _emit(self, i: int, final: bool) -> Iterator[StreamEvent]:
-        text = self.gen.tokenizer.decode(self.ids[i], skip_special_tokens=True)
-        text, stopped = cut_at_stop(text, self.stops)
+        text, stopped = self.stops.cut(self.engine.tokenizer.decode(self.ids[i], skip_special_tokens=True))
         if stopped:
             self.finished[i], self.reasons[i], final = True, "stop", True
-        end = len(text) if final else _safe_length(text, self.stops)
+        end = len(text) if final else self._safe_length(text)
         if end > len(self.shown[i]) and text.startswith(self.shown[i]):
             delta = text[len(self.shown[i]) : end]
             self.shown[i] += delta
             for index in range(i, self.n, self.count):  # greedy n>1: one row's text for every choice
                 yield StreamEvent(text=delta, index=index)
+
+    def _safe_length(self, text: str) -> int:
+        """How much of `text` can be shown now: not a trailing replacement character (half
+        of a multi-byte character) nor a tail that could still become a stop string."""
+        end = len(text)
+        while end and text[end - 1] == REPLACEMENT:
+            end -= 1
+        return end - self.stops.holdback(text[:end])
+
+
+def config_window(config: Any) -> int | None:
+    """The context window from a model config (multimodal ones keep it in text_config)."""
+    for cfg in (config, getattr(config, "text_config", None)):
+        for key in _WINDOW_KEYS:
+            value = getattr(cfg, key, None) if cfg is not None else None
+            if isinstance(value, int) and value > 0:
+                return value
+    return None
 
 
 def author_defaults(config: Any) -> dict[str, Any]:

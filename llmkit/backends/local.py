@@ -1,0 +1,90 @@
+"""What the two in-process backends (`hf:` and `mini`) share, written once.
+
+A local backend holds an *engine*: the object that owns a loaded model and knows how to
+generate with it, score a text and embed texts. Both engines answer the same questions:
+
+    engine.name                  what `served_model` reports
+    engine.context_window        tokens the model attends to (prompt + output), or None
+    engine.sampling_defaults     the model authors' sampling defaults, as llmkit options
+    engine.count_tokens(text)    engine.logprobs(text, context=None) -> list[TokenLogprob]
+    engine.embed(texts, truncate=None) -> (vectors, tokens read)
+    engine.attention(text)       -> (tokens, weights (layers, heads, T, T))
+
+The loaded model behind an engine is shared through a cache (llmkit.cache) and leased:
+`close()` releases it and drops the engine, so a closed client frees its model; a closed
+client used again leases it anew (warm, if the cache kept it). The backend turns calls
+into `SamplingParams` (the call's options over `sampling_defaults`) and `Generation`s
+into `Response`s.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..cache import Lease
+from ..generation import SAMPLING_OPTIONS, Generation, SamplingParams
+from ..types import Embeddings, Logprobs, Response, Usage
+from .base import Backend
+
+__all__ = ["LocalBackend"]
+
+
+class LocalBackend(Backend):
+    """A backend whose model runs in this process. Subclasses implement `_open()`,
+    returning the lease on the shared model and the engine built on it."""
+
+    def __init__(self, model: str, **settings: Any) -> None:
+        super().__init__(model, **settings)
+        self._lease: Lease[Any] | None = None
+        self._engine: Any = None
+
+    def _open(self) -> tuple[Lease[Any], Any]:
+        raise NotImplementedError
+
+    @property
+    def engine(self) -> Any:
+        """The engine; leased again if this backend was closed."""
+        if self._engine is None:
+            lease, self._engine = self._open()
+            self._lease = lease.release_with(self)
+        return self._engine
+
+    def close(self) -> None:
+        """Release the shared model (kept warm for the next client, up to its cache's keep)."""
+        lease, self._lease, self._engine = self._lease, None, None
+        if lease is not None:
+            lease.release()
+
+    # --- options -------------------------------------------------------------------
+
+    @property
+    def sampling_defaults(self) -> dict[str, Any]:
+        """The model's own defaults for the options this backend takes (a call's win)."""
+        return {k: v for k, v in self.engine.sampling_defaults.items() if k in self.options}
+
+    def _params(self, options: dict[str, Any]) -> SamplingParams:
+        return SamplingParams.from_options({k: v for k, v in options.items() if k in SAMPLING_OPTIONS},
+                                           self.sampling_defaults, where=self.model_id)  # fmt: skip
+
+    def _response(self, generations: list[Generation]) -> Response:
+        first = generations[0]
+        usage = Usage(first.prompt_tokens, sum(g.completion_tokens for g in generations))
+        return Response(text=first.text, texts=[g.text for g in generations], finish_reason=first.finish_reason,
+                        usage=usage, served_model=self.engine.name, raw=generations)  # fmt: skip
+
+    # --- the Backend contract, shared ----------------------------------------------
+
+    def logprobs(self, text: str, context: str | None = None) -> Logprobs:
+        tokens = self.engine.logprobs(text, context=context)
+        return Logprobs(tokens, model=self.model_id, num_bytes=len(text.encode("utf-8")))
+
+    def embed(self, texts: list[str], options: dict[str, Any]) -> Embeddings:
+        vectors, read = self.engine.embed(texts, truncate=options.get("truncate"))
+        return Embeddings(vectors, served_model=self.engine.name, usage=Usage(read, 0))
+
+    def context_window(self) -> int | None:
+        return self.engine.context_window
+
+    def attention(self, text: str) -> tuple[list[str], Any]:
+        """(tokens, attention weights (layers, heads, T, T)) for `llmkit attention`."""
+        return self.engine.attention(text)
