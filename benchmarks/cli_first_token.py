@@ -46,14 +46,14 @@ def run(model: str, settings: dict, turns: int) -> tuple[list[float], list[float
     from llmkit.repl.app import ChatApp
     from llmkit.repl.input import PlainReader
     from llmkit.repl.render import Renderer
-    from llmkit.repl.session import ChatSession
 
     raw_client = llmkit.Client(model, **settings)
     term = FirstWrite()
     console = Console(file=term, force_terminal=True, width=100, height=40, color_system="truecolor")
     renderer = Renderer(console)
     renderer.warm_up()
-    app = ChatApp(ChatSession(llmkit.Client(model, **settings), history=History()), PlainReader(), renderer)
+    conv = llmkit.Conversation(llmkit.Client(model, **settings), history=History(), source="chat")
+    app = ChatApp(conv, PlainReader(), renderer)
     raw_times, repl_times = [], []
     for i in range(turns + 1):  # the first round warms up both paths
         word = f"token{i}x"
@@ -65,7 +65,7 @@ def run(model: str, settings: dict, turns: int) -> tuple[list[float], list[float
                     first = event.text.strip()
                     break
         term.marker, term.seen_at = first, None  # the REPL's clock stops when that text is drawn
-        app.session.clear()  # same request size every turn
+        app.conversation.clear()  # same request size every turn
         start = time.perf_counter()
         app.handle(word)
         repl = (term.seen_at or time.perf_counter()) - start

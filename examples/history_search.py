@@ -8,21 +8,20 @@ import tempfile
 from pathlib import Path
 
 import llmkit
-from llmkit.logs import History, Turn
-from llmkit.repl.session import ChatSession
+from llmkit.logs import History
 
 path = Path(tempfile.mkdtemp()) / "logs.db"
 history = History(path)
 
-# A chat session commits each turn to the history when its reply completes.
-session = ChatSession(llmkit.Client("mock:echo"), system="Be brief.", history=history)
+# A conversation commits each turn to the history when its reply completes.
+conv = llmkit.Conversation(llmkit.Client("mock:echo"), system="Be brief.", history=history)
 for question in ["What is the capital of France?", "And of Norway?"]:
-    turn = session.send(question, on_text=lambda text: None)
+    turn = conv.send(question)
     print(f"turn {turn.number}: {turn.user.text!r} -> {turn.reply.text!r} ({turn.usage.output_tokens} tokens)")
 
 # Anything else can be logged too, e.g. an answer obtained elsewhere.
 answer = llmkit.Client("mock:echo").chat("A haiku about moonlight")
-history.add_turn(None, Turn(llmkit.user("A haiku about moonlight"), answer.message, model=answer.model))
+history.add_turn(None, llmkit.Turn(llmkit.user("A haiku about moonlight"), answer.message, model=answer.model))
 
 # Full-text search over questions and answers.
 for cid, turn in history.find_turns(query="norway"):
@@ -32,6 +31,6 @@ for cid, turn in history.find_turns(query="norway"):
 cid = history.last_conversation_id()
 turns = history.turns(cid)
 print(f"last conversation: {len(turns)} turn(s), first question {turns[0].user.text!r}")
-resumed = ChatSession(llmkit.Client("mock:echo"), history=history, cid=cid, turns=turns)
-resumed.send("Thanks!", on_text=lambda text: None)
+resumed = llmkit.Conversation(llmkit.Client("mock:echo"), history=history, cid=cid, turns=turns)
+resumed.send("Thanks!")
 print(f"after continuing: {len(history.turns(cid))} turn(s)")

@@ -18,6 +18,8 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _EXPORTS = {
     "Client": "llmkit.client",
+    "Conversation": "llmkit.conversation",
+    "Turn": "llmkit.conversation",
     "Stream": "llmkit.streaming",
     "AsyncStream": "llmkit.streaming",
     "Message": "llmkit.types",
@@ -79,6 +81,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs
     from .backends.base import Backend
     from .cache import clear_caches
     from .client import Client
+    from .conversation import Conversation, Turn
     from .errors import *  # noqa: F403
     from .registry import register_provider
     from .retry import RetryPolicy

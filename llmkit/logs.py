@@ -1,8 +1,16 @@
 """The conversation history: every `llmkit ask` and chat turn, in SQLite.
 
-    history = History()                       # $LLMKIT_HOME/logs.db, created 0600
-    cid = history.add_turn(None, user("Hi"), assistant("Hello"), model="mock:echo")
-    history.turns(cid); history.search("hello"); history.last_conversation_id()
+    >>> import pathlib, tempfile
+    >>> from llmkit import Turn, user, assistant
+    >>> history = History(pathlib.Path(tempfile.mkdtemp()) / "logs.db")  # default: $LLMKIT_HOME/logs.db, 0600
+    >>> cid, number = history.add_turn(None, Turn(user("Hi"), assistant("Hello"), model="mock:echo"))
+    >>> [t.text for t in history.turns(cid)], number, history.last_conversation_id() == cid
+    (['Hello'], 1, True)
+    >>> [(c, t.user.text) for c, t in history.find_turns(query="hello")] == [(cid, "Hi")]
+    True
+
+A Conversation given a History (`llmkit.Conversation(client, history=History())`)
+records each of its turns here.
 
 Durability: the database runs in WAL mode and each turn (the user message and the
 reply) is written in one transaction when the reply completes, so a crash or a kill
@@ -24,13 +32,15 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .conversation.turn import Turn
 from .errors import ConfigurationError, HistoryError
 from .types import Message, Usage
+
+__all__ = ["History", "db_path", "safe_options", "fts_query"]
 
 T = TypeVar("T")
 SCHEMA_VERSION = 1
@@ -112,23 +122,6 @@ _RECENT_FIRST = (
 def new_id() -> str:
     """Time-ordered and short: 11 hex digits of milliseconds plus 5 random ones."""
     return f"{int(time.time() * 1000):011x}{secrets.token_hex(3)[:5]}"
-
-
-@dataclass
-class Turn:
-    """One exchange: the user's message and the reply (None while unanswered)."""
-
-    user: Message
-    reply: Message | None = None
-    model: str = ""
-    options: dict[str, Any] = field(default_factory=dict)
-    usage: Usage = field(default_factory=Usage)
-    duration: float = 0.0
-    first_token: float | None = None
-    finish_reason: str | None = None
-    interrupted: bool = False
-    created_at: str = ""
-    number: int = 0  # the turn's number in its conversation (0: not stored yet)
 
 
 def _reads(method: Callable[..., T]) -> Callable[..., T]:

@@ -1,5 +1,6 @@
-"""The REPL in-process: the session (sending, Ctrl-C, retry, undo, history), the slash
-commands, files in and out, and rendering. The real terminal is in test_cli_terminal.py."""
+"""The REPL in-process: the app, the slash commands, attachments and rendering. The
+conversation it drives is tested in test_conversation.py, the real terminal in
+test_cli_terminal.py."""
 
 import io
 import json
@@ -9,13 +10,13 @@ import pytest
 from rich.console import Console
 
 import llmkit
+from llmkit.conversation import Conversation, files, open_client
 from llmkit.errors import RateLimitError
 from llmkit.logs import History
-from llmkit.repl import files
+from llmkit.repl import attach
 from llmkit.repl.app import ChatApp
 from llmkit.repl.mdstream import MarkdownStream
 from llmkit.repl.render import Renderer, footer_text, one_line
-from llmkit.repl.session import Cancelled, ChatSession, open_client
 
 
 class ScriptedReader:
@@ -38,12 +39,12 @@ class ScriptedReader:
 
 def make_app(*lines, model="mock:echo", terminal=False, history=True, **kwargs):
     client, _ = open_client(model, kwargs)
-    session = ChatSession(client, history=History() if history else None, client_kwargs=kwargs)
+    conv = Conversation(client, history=History() if history else None, source="chat")
     buf = io.StringIO()
     console = Console(
         file=buf, force_terminal=terminal, width=80, height=24, color_system=None if not terminal else "standard"
     )
-    app = ChatApp(session, ScriptedReader(*lines), Renderer(console), reason="test")
+    app = ChatApp(conv, ScriptedReader(*lines), Renderer(console), reason="test", client_kwargs=kwargs)
     return app, buf
 
 
@@ -52,180 +53,58 @@ def collect():
     return parts, parts.append
 
 
-# --- the session -------------------------------------------------------------------------
-
-
-def test_send_streams_and_commits_each_turn():
-    session = ChatSession(llmkit.Client("mock:echo"), system="Be brief.", history=History())
-    parts, on_text = collect()
-    t = session.send("hello there world", on_text)
-    assert "".join(parts) == "hello there world" and len(parts) == 3
-    assert t.reply.text == "hello there world" and not t.interrupted and t.number == 1
-    assert t.usage.output_tokens == 3 and t.first_token is not None and t.duration >= t.first_token
-    session.send("again", on_text)
-    stored = History().turns(session.cid)
-    assert [x.reply.text for x in stored] == ["hello there world", "again"]
-    assert History().conversation(session.cid)["system"] == "Be brief."
-    assert [m.role for m in session.messages()] == ["system", "user", "assistant", "user", "assistant"]
-
-
-def test_ctrl_c_mid_reply_keeps_the_partial_and_closes_the_stream():
-    client = llmkit.Client("mock:echo")
-    closed = []
-
-    def stream(messages, options):
-        try:
-            for word in ["one ", "two ", "three ", "four"]:
-                yield llmkit.StreamEvent(text=word)
-        finally:
-            closed.append(True)
-
-    client.backend.stream = stream
-    session = ChatSession(client, history=History())
-    seen = []
-
-    def on_text(text):
-        seen.append(text)
-        if len(seen) == 2:
-            raise KeyboardInterrupt
-
-    t = session.send("count", on_text)
-    assert t.interrupted and t.reply.text == "one two " and t.finish_reason == "interrupted"
-    assert closed == [True]
-    assert t.usage.output_tokens > 0 and t.usage.estimated
-    (stored,) = History().turns(session.cid)
-    assert stored.interrupted and stored.reply.text == "one two "
-    # the session goes on, with the partial reply in the conversation
-    session.client = llmkit.Client("mock:echo")
-    session.send("next", lambda _: None)
-    assert [m.text for m in session.messages()] == ["count", "one two ", "next", "next"]
-
-
-def test_ctrl_c_before_any_output_cancels_and_retry_resends():
-    client = llmkit.Client("mock", responses=[KeyboardInterrupt(), "second try"])
-    session = ChatSession(client, history=History())
-    with pytest.raises(Cancelled):
-        session.send("hello", lambda _: None)
-    assert session.turns == [] and session.failed == "hello"
-    t = session.retry(lambda _: None)
-    assert t.user.text == "hello" and t.reply.text == "second try"
-
-
-def test_error_before_output_keeps_session_and_message_for_retry():
-    client = llmkit.Client("mock", responses=[RateLimitError("slow down", retry_after=0)] * 3 + ["ok"], max_retries=0)
-    session = ChatSession(client, history=History())
-    with pytest.raises(RateLimitError):
-        session.send("hi", lambda _: None)
-    assert session.turns == [] and session.failed == "hi"
-    assert session.retry_messages()[-1].text == "hi"
-
-
-def test_error_after_output_keeps_the_partial_reply():
-    client = llmkit.Client("mock:echo")
-
-    def stream(messages, options):
-        yield llmkit.StreamEvent(text="partial ")
-        raise llmkit.MalformedStreamError("connection dropped")
-
-    client.backend.stream = stream
-    session = ChatSession(client, history=History())
-    with pytest.raises(llmkit.ReplyInterruptedError) as info:
-        session.send("hi", lambda _: None)
-    assert isinstance(info.value.error, llmkit.MalformedStreamError) and info.value.__cause__ is info.value.error
-    assert "connection dropped" in str(info.value)
-    assert info.value.turn.interrupted and session.turns[0].reply.text == "partial "
-    assert History().turns(session.cid)[0].reply.text == "partial "
-
-
-def test_retry_replaces_the_last_answer_in_memory_and_history():
-    client = llmkit.Client("mock", responses=["first", "bad", "good"])
-    session = ChatSession(client, history=History())
-    session.send("q1", lambda _: None)
-    session.send("q2", lambda _: None)
-    t = session.retry(lambda _: None)
-    assert t.reply.text == "good" and t.number == 2
-    assert [x.reply.text for x in session.turns] == ["first", "good"]
-    assert [x.reply.text for x in History().turns(session.cid)] == ["first", "good"]
-
-
-def test_failed_retry_keeps_the_old_answer():
-    client = llmkit.Client("mock", responses=["first", llmkit.BadRequestError("no")])
-    session = ChatSession(client, history=History())
-    session.send("q1", lambda _: None)
-    with pytest.raises(llmkit.BadRequestError):
-        session.retry(lambda _: None)
-    assert [x.reply.text for x in session.turns] == ["first"] and session.failed is None
-
-
-def test_undo_clear_system_and_model_switch():
-    session = ChatSession(llmkit.Client("mock:echo"), history=History(), client_kwargs={"temperature": 0, "delay": 0})
-    session.send("a", lambda _: None)
-    session.send("b", lambda _: None)
-    assert session.undo().user.text == "b"
-    assert [t.user.text for t in History().turns(session.cid)] == ["a"]
-    session.set_system("Be terse.")
-    assert History().conversation(session.cid)["system"] == "Be terse."
-    dropped = session.switch_model("mock")
-    assert session.client.model == "mock" and dropped == []
-    assert History().conversation(session.cid)["model"] == "mock"
-    assert [m.text for m in session.messages()] == ["Be terse.", "a", "a"]  # kept across the switch
-    old = session.cid
-    session.clear()
-    assert session.turns == [] and session.cid is None
-    assert History().turns(old)  # still in the history
-
-
 def test_attachments_go_into_the_next_message_only(tmp_path):
     (tmp_path / "notes.py").write_text("print('hi')\n")
-    session = ChatSession(llmkit.Client("mock:echo"))
-    session.attachments.append(files.read_attachment(str(tmp_path / "notes.py")))
-    content = session.compose("explain")
+    app, _ = make_app(history=False)
+    app.attachments.append(attach.read_attachment(str(tmp_path / "notes.py")))
+    content = app.compose("explain")
     assert content.startswith("explain\n\nFile: ") and "```py\nprint('hi')\n```" in content
-    session.send(content, lambda _: None)
-    assert session.attachments == [] and session.compose("next") == "next"
+    app.handle("explain")
+    assert app.attachments == [] and app.compose("next") == "next"
+    assert app.conversation.turns[0].user.text == content
 
 
 def test_attach_refuses_missing_binary_and_huge_files(tmp_path):
     with pytest.raises(llmkit.LLMKitError, match="no such file"):
-        files.read_attachment(str(tmp_path / "nope.txt"))
+        attach.read_attachment(str(tmp_path / "nope.txt"))
     (tmp_path / "blob.bin").write_bytes(b"\x89PNG\0\0\x01")
     with pytest.raises(llmkit.LLMKitError, match="binary"):
-        files.read_attachment(str(tmp_path / "blob.bin"))
+        attach.read_attachment(str(tmp_path / "blob.bin"))
     (tmp_path / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
     with pytest.raises(llmkit.LLMKitError, match="not UTF-8"):
-        files.read_attachment(str(tmp_path / "latin1.txt"))
+        attach.read_attachment(str(tmp_path / "latin1.txt"))
     (tmp_path / "big.txt").write_text("x" * 1000)
     with pytest.raises(llmkit.LLMKitError, match="limit"):
-        files.read_attachment(str(tmp_path / "big.txt"), max_bytes=100)
+        attach.read_attachment(str(tmp_path / "big.txt"), max_bytes=100)
     with pytest.raises(llmkit.LLMKitError, match="directory"):
-        files.read_attachment(str(tmp_path))
+        attach.read_attachment(str(tmp_path))
 
 
 def test_attachment_fence_outgrows_fences_inside():
-    text = files.format_attachment("README.md", "```python\nx = 1\n```\n")
+    text = attach.format_attachment("README.md", "```python\nx = 1\n```\n")
     assert text.startswith("File: README.md\n````md\n") and text.endswith("\n````")
 
 
 @pytest.mark.parametrize("name", ["chat.md", "chat.json"])
 def test_save_and_load_round_trip(tmp_path, name):
-    session = ChatSession(llmkit.Client("mock:echo"), system="Sys", history=History())
-    session.send("hello\n\n```python\n## user\n```", lambda _: None)
-    session.send("an unclosed fence\n```python\nx = 1\n## system\n## assistant (x)", lambda _: None)  # cut off
-    session.send("second", lambda _: None)
-    session.turns[-1].interrupted = True
-    path = files.save(str(tmp_path / name), session.turns, system=session.system, model="mock:echo", cid=session.cid)
+    conv = Conversation(llmkit.Client("mock:echo"), system="Sys", history=History())
+    conv.send("hello\n\n```python\n## user\n```")
+    conv.send("an unclosed fence\n```python\nx = 1\n## system\n## assistant (x)")  # cut off
+    conv.send("second")
+    conv.turns[-1].interrupted = True
+    path = conv.save(tmp_path / name)
     turns, system = files.load(str(path))
     assert system == "Sys"
-    assert [(t.user.text, t.reply.text) for t in turns] == [(t.user.text, t.reply.text) for t in session.turns]
+    assert [(t.user.text, t.reply.text) for t in turns] == [(t.user.text, t.reply.text) for t in conv.turns]
     assert turns[-1].interrupted and turns[0].model == "mock:echo"
-    fresh = ChatSession(llmkit.Client("mock:echo"), history=History())
-    fresh.replace_turns(turns, system)
-    assert fresh.cid and len(History().turns(fresh.cid)) == 3
+    fresh = Conversation.load(path, llmkit.Client("mock:echo"), history=History())
+    assert fresh.system == "Sys" and fresh.cid and len(History().turns(fresh.cid)) == 3
+    assert [t.text for t in fresh.turns] == [t.text for t in conv.turns] and fresh.turns[-1].interrupted
 
-    with pytest.raises(llmkit.LLMKitError, match="already exists"):  # never replaced by accident
-        files.save(str(path), session.turns[:1], system=None, model="mock:echo", cid=None)
+    with pytest.raises(llmkit.UsageError, match="already exists"):  # never replaced by accident
+        files.save(str(path), conv.turns[:1], system=None, model="mock:echo", cid=None)
     path.chmod(0o644)
-    files.save(str(path), session.turns[:1], system=None, model="mock:echo", cid=None, overwrite=True)
+    files.save(str(path), conv.turns[:1], system=None, model="mock:echo", cid=None, overwrite=True)
     assert len(files.load(str(path))[0]) == 1 and path.stat().st_mode & 0o777 == 0o644
 
 
@@ -295,18 +174,17 @@ def test_app_runs_commands_and_turns_in_plain_mode(tmp_path):
 def test_app_model_switch_keeps_conversation_and_warns_about_completion_models(monkeypatch):
     app, out = make_app("one", "/model mock:echo", "two", "/system Be nice.", "/system", "/system -")
     app.run()
-    assert [t.user.text for t in app.session.turns] == ["one", "two"]
+    assert [t.user.text for t in app.conversation.turns] == ["one", "two"]
     assert "now talking to mock:echo" in out.getvalue() and "system prompt: 'Be nice.'" in out.getvalue()
     app.out.console.file = io.StringIO()
-    monkeypatch.setattr("llmkit.repl.session.is_completion_model", lambda client: True)
-    monkeypatch.setattr("llmkit.repl.app.is_completion_model", lambda client: True)
+    monkeypatch.setattr(type(app.conversation.client.backend), "completion_model", True)
     app.announce_model()
     assert "completion model" in app.out.console.file.getvalue()
 
 
 def test_errors_are_one_line_and_the_session_goes_on():
     app, out = make_app("hi", "hi again", history=False)
-    app.session.client = llmkit.Client(
+    app.conversation.client = llmkit.Client(
         "mock", responses=[RateLimitError("slow down", retry_after=0), "fine"], max_retries=0
     )
     app.run()
@@ -323,7 +201,7 @@ def test_attach_command_reports_errors_and_attaches(tmp_path):
     app.run()
     text = out.getvalue()
     assert "error: no such file" in text and "attached " in text and "a.txt" in text
-    assert "content of a" in app.session.turns[0].user.text
+    assert "content of a" in app.conversation.turns[0].user.text
 
 
 def test_context_overflow_is_announced_before_sending():
@@ -332,7 +210,7 @@ def test_context_overflow_is_announced_before_sending():
     text = out.getvalue()
     assert "context: 8 tokens of 10 (80%) used" in text  # nearly full: announced, still sent
     assert "error: context full: the conversation needs 19 tokens, but mock:echo has a context window of 10" in text
-    assert len(app.session.turns) == 1 and app.session.failed == "x y z"
+    assert len(app.conversation.turns) == 1 and app.conversation.pending == "x y z"
 
 
 def test_reply_renders_markdown_in_a_terminal():
@@ -358,7 +236,7 @@ def test_markdown_stream_settles_lines_into_the_scrollback():
 
 
 def test_footer_and_one_line_errors():
-    from llmkit.logs import Turn
+    from llmkit.conversation import Turn
     from llmkit.types import Message, Usage
 
     t = Turn(
@@ -411,10 +289,10 @@ def test_a_failed_history_write_is_reported_and_the_session_goes_on(monkeypatch)
     def broken(*args, **kwargs):
         raise llmkit.LLMKitError("could not write the history: disk I/O error")
 
-    monkeypatch.setattr(app.session.history, "add_turn", broken)
+    monkeypatch.setattr(app.conversation.history, "add_turn", broken)
     app.run()
     assert out.getvalue().count("error: could not write the history") == 2
-    assert [t.reply.text for t in app.session.turns] == ["first", "second"]  # kept in the session
+    assert [t.reply.text for t in app.conversation.turns] == ["first", "second"]  # kept in the session
 
 
 def test_an_unexpected_backend_bug_is_one_line_and_the_session_goes_on():
@@ -427,6 +305,6 @@ def test_an_unexpected_backend_bug_is_one_line_and_the_session_goes_on():
             raise ZeroDivisionError("division by zero")
         yield llmkit.StreamEvent(text="fine")
 
-    app.session.client.backend.stream = stream
+    app.conversation.client.backend.stream = stream
     app.run()
     assert "error: ZeroDivisionError: division by zero" in out.getvalue() and "fine" in out.getvalue()

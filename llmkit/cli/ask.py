@@ -83,8 +83,8 @@ def resume(history: Any, args: argparse.Namespace) -> tuple[str | None, list, di
 
 
 def run(args: argparse.Namespace) -> int:
+    from llmkit.conversation import Cancelled, Conversation, open_client
     from llmkit.errors import ReplyInterruptedError
-    from llmkit.repl.session import Cancelled, ChatSession, open_client
 
     prompt = " ".join(args.prompt)
     if not sys.stdin.isatty():
@@ -100,12 +100,12 @@ def run(args: argparse.Namespace) -> int:
     model = args.model or conversation.get("model")
     # the conversation's own model takes what it can of the options; one named here takes them all
     client = _client(model, kwargs) if args.model or not conversation else open_client(model, kwargs)[0]
-    session = ChatSession(client, system=args.system or conversation.get("system"), cid=cid, turns=turns,
-                          history=None if args.no_log else history, client_kwargs=kwargs, source="ask")  # fmt: skip
+    conv = Conversation(client, system=args.system or conversation.get("system"), cid=cid, turns=turns,
+                        history=None if args.no_log else history, source="ask")  # fmt: skip
     streaming = not (args.json or args.no_stream)
-    write = _stdout_writer() if streaming else (lambda text: None)
     try:
-        turn = session.send(prompt, write, stream=streaming)
+        turn = conv.send(prompt, on_text=_stdout_writer() if streaming else None, stream=streaming,
+                         catch_interrupt=True)  # fmt: skip
     except _OutputClosed:  # closed before anything was written: nothing to keep
         raise BrokenPipeError() from None
     except Cancelled:
@@ -125,12 +125,12 @@ def run(args: argparse.Namespace) -> int:
             return 130
     elif args.json:
         u = turn.usage
-        print(json.dumps({"model": turn.model, "text": turn.reply.text if turn.reply else "",
-                          "finish_reason": turn.finish_reason, "conversation_id": session.cid,
-                          "usage": {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens,
-                                    "cost": u.cost, "estimated": u.estimated}}, ensure_ascii=False))  # fmt: skip
+        print(json.dumps({"model": turn.model, "text": turn.text, "finish_reason": turn.finish_reason,
+                          "conversation_id": conv.cid, "usage": {"input_tokens": u.input_tokens,
+                          "output_tokens": u.output_tokens, "cost": u.cost, "estimated": u.estimated}},
+                         ensure_ascii=False))  # fmt: skip
     else:
-        print(turn.reply.text if turn.reply else "")
+        print(turn.text)
     return 0
 
 

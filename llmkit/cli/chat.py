@@ -18,12 +18,12 @@ def run(args: argparse.Namespace) -> int:
     from llmkit import registry
     from llmkit.cli.ask import client_kwargs, open_history, resume
     from llmkit.cli.models import model_candidates
+    from llmkit.conversation import Conversation
     from llmkit.errors import LLMKitError
     from llmkit.repl.app import ChatApp, describe_resume
-    from llmkit.repl.commands import ALIASES, COMMANDS
+    from llmkit.repl.commands import COMMANDS
     from llmkit.repl.input import make_reader
     from llmkit.repl.render import Renderer
-    from llmkit.repl.session import ChatSession
 
     out = Renderer()
     history = open_history(args)
@@ -46,19 +46,19 @@ def run(args: argparse.Namespace) -> int:
         client, dropped = _load(out, model, kwargs)
     if dropped:
         out.warn(f"{client.model} does not take: {', '.join(dropped)} (left out)")
-    session = ChatSession(client, system=args.system or conversation.get("system"), cid=cid, turns=turns,
-                          history=None if args.no_log else history, client_kwargs=kwargs)  # fmt: skip
-    if args.system and cid and session.history is not None:
-        session.set_system(args.system)
-    reader = make_reader([*COMMANDS, *ALIASES], models=model_candidates)
+    conv = Conversation(client, system=args.system or conversation.get("system"), cid=cid, turns=turns,
+                        history=None if args.no_log else history, source="chat")  # fmt: skip
+    if args.system and cid and conv.history is not None:
+        conv.set_system(args.system)
+    reader = make_reader(COMMANDS, models=model_candidates)
     resumed = describe_resume(cid, turns, conversation) if cid else None
-    return ChatApp(session, reader, out, reason).run(resumed=resumed)
+    return ChatApp(conv, reader, out, reason, client_kwargs=kwargs).run(resumed=resumed)
 
 
 def _load(out, model: str, kwargs: dict):
     """open_client, with a spinner for local models (loading weights takes seconds)."""
     from llmkit import registry
-    from llmkit.repl.session import open_client
+    from llmkit.conversation import open_client
 
     if out.rich and registry.resolve(model).provider in ("mini", "hf"):
         with out.console.status(f"loading {model} ..."):

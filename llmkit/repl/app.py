@@ -1,8 +1,10 @@
 """The REPL loop: read a line, run a slash command or send a turn, render the reply.
 
 Ctrl-C during a reply stops it (the partial reply is kept, marked interrupted) and the
-session goes on; Ctrl-C at the prompt clears the line; Ctrl-D (or /exit) leaves. Errors
-are one line each, and the session goes on.
+chat goes on; Ctrl-C at the prompt clears the line; Ctrl-D (or /exit) leaves. Errors
+are one line each, and the chat goes on. The conversation itself (sending, retry, undo,
+history) is a llmkit.Conversation; the app adds the terminal: rendering, attachments,
+context warnings, and the ChatContext the slash commands work through.
 """
 
 from __future__ import annotations
@@ -14,39 +16,47 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ..conversation import Cancelled, Conversation, Turn, open_client
 from ..errors import LLMKitError, ReplyInterruptedError
-from ..logs import Turn
-from ..types import Message
 from . import commands
-from .render import Renderer
-from .session import Cancelled, ChatSession, is_completion_model
+from .attach import format_attachment
+from .render import Renderer, shorten
 
 log = logging.getLogger("llmkit")
-Sender = Callable[[Callable[[str], None], bool], Turn]
+Sender = Callable[[Callable[[str], None], bool], Turn]  # (on_text, truncate) -> the answered turn
 
 
 class ChatApp:
+    """`llmkit chat`: a Conversation at a terminal. Implements commands.ChatContext."""
+
     prompt = "> "
 
-    def __init__(self, session: ChatSession, reader: Any, out: Renderer, reason: str = "") -> None:
-        self.session = session
+    def __init__(self, conversation: Conversation, reader: Any, out: Renderer, reason: str = "",
+                 client_kwargs: dict[str, Any] | None = None) -> None:  # fmt: skip
+        self.conversation = conversation
         self.reader = reader
         self.out = out
         self.reason = reason
+        self.client_kwargs = dict(client_kwargs or {})  # carried over, where they fit, by /model
+        self.attachments: list[tuple[str, str]] = []
+
+    @property
+    def multiline_keys(self) -> bool:
+        return bool(getattr(self.reader, "multiline_keys", False))
 
     # --- the loop ------------------------------------------------------------------------
 
     def run(self, resumed: str | None = None) -> int:
-        s = self.session
+        client = self.conversation.client
         _own_ctrl_c()
-        self.out.banner(s.client.model, self.reason, completion=is_completion_model(s.client), resumed=resumed,
-                        multiline_keys=self.reader.multiline_keys)  # fmt: skip
+        self.out.banner(client.model, self.reason, completion=client.backend.completion_model, resumed=resumed,
+                        multiline_keys=self.multiline_keys)  # fmt: skip
         self.out.warm_up()
         while True:
             try:
                 line = self.reader.read(self.prompt)
-            except KeyboardInterrupt:  # at the prompt: the line is dropped, the session goes on
-                if not self.reader.multiline_keys:
+            except KeyboardInterrupt:  # at the prompt: the line is dropped, the chat goes on
+                if not self.multiline_keys:
                     self.out.console.print()
                 continue
             except EOFError:
@@ -57,7 +67,7 @@ class ChatApp:
                     break
             except KeyboardInterrupt:
                 self.out.info("cancelled")
-        s.client.close()
+        self.conversation.client.close()
         return 0
 
     def handle(self, line: str) -> bool:
@@ -73,27 +83,51 @@ class ChatApp:
                 self.out.error(exc)
             except OSError as exc:
                 self.out.error(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
-            except Exception as exc:  # a bug must not end the session: one line, details in debug logs
+            except Exception as exc:  # a bug must not end the chat: one line, details in debug logs
                 log.debug("command failed", exc_info=True)
                 self.out.error(exc)
             return True
-        text = line[1:] if line.startswith("//") else line
-        content = self.session.compose(text)
-        self.run_turn(lambda on_text, truncate: self.session.send(content, on_text, truncate=truncate),
-                      messages=self.session.messages(content))  # fmt: skip
+        content = self.compose(line[1:] if line.startswith("//") else line)
+        self.run_turn(lambda on_text, truncate: self._send(content, on_text, truncate),
+                      messages=self.conversation.messages(content))  # fmt: skip
         return True
+
+    def compose(self, text: str) -> str:
+        """The user's text with the pending attachments appended."""
+        return "\n\n".join([text, *(format_attachment(n, body) for n, body in self.attachments)]).strip("\n")
+
+    def _send(self, content: str, on_text: Callable[[str], None], truncate: bool) -> Turn:
+        self.attachments = []
+        return self.conversation.send(content, on_text=on_text, stream=True, catch_interrupt=True,
+                                      **_truncation(truncate))  # fmt: skip
+
+    # --- the actions commands ask for --------------------------------------------------
+
+    def retry(self) -> None:
+        conv = self.conversation
+        self.run_turn(lambda on_text, truncate: conv.retry(on_text=on_text, stream=True, catch_interrupt=True,
+                                                           **_truncation(truncate)), retry=True)  # fmt: skip
+
+    def switch_model(self, model: str) -> None:
+        self.out.info(f"loading {model} ...")
+        client, dropped = open_client(model, self.client_kwargs)
+        self.conversation.use(client)
+        self.out.note(f"now talking to {client.model}")
+        if dropped:
+            self.out.warn(f"left out options it does not take: {', '.join(dropped)}")
+        self.announce_model()
 
     # --- one turn ------------------------------------------------------------------------
 
-    def run_turn(self, send: Sender, messages: list[Message] | None = None, retry: bool = False) -> None:
-        s = self.session
+    def run_turn(self, send: Sender, messages: list | None = None, retry: bool = False) -> None:
+        conv = self.conversation
         if messages is None:
-            messages = s.retry_messages()
+            messages = conv.retry_messages()
         truncate = self.check_context(messages)
         if truncate is None:
             if not retry:
-                s.failed = messages[-1].text  # /retry can send it after /undo, /clear or /model
-                s.attachments = []
+                conv.pending = messages[-1].text  # /retry can send it after /undo, /clear or /model
+                self.attachments = []
             return
         reply = self.out.reply()
         try:
@@ -101,25 +135,29 @@ class ChatApp:
         except Cancelled:
             reply.finish(None)
             self.out.info("cancelled before the reply began; /retry sends the message again")
-        except LLMKitError as exc:
-            reply.finish(exc.turn if isinstance(exc, ReplyInterruptedError) else None)  # type: ignore[arg-type]
+        except ReplyInterruptedError as exc:  # part of the reply arrived and is kept
+            reply.finish(exc.turn)  # type: ignore[arg-type]
             self.out.error(exc)
-            if s.failed is not None:
+        except LLMKitError as exc:
+            reply.finish(None)
+            self.out.error(exc)
+            if conv.pending is not None:
                 self.out.info("/retry sends the message again")
-        except Exception as exc:  # a backend's bug: one line, the session goes on
+        except Exception as exc:  # a backend's bug: one line, the chat goes on
             log.debug("turn failed", exc_info=True)
             reply.finish(None)
             self.out.error(exc)
         else:
             reply.finish(turn)
 
-    def check_context(self, messages: list[Message]) -> bool | None:
+    def check_context(self, messages: list) -> bool | None:
         """Announce a context about to overflow, before sending. Returns whether to let
         the backend drop the oldest tokens, or None when the request cannot fit."""
-        info = self.session.context(messages)
+        conv = self.conversation
+        info = conv.context(messages)
         if info is None or info.window is None:
             return False
-        model = self.session.client.model
+        model = conv.client.model
         counts = f"{info.tokens:,} tokens" + (f" + {info.reserve:,} for the reply" if info.reserve else "")
         if info.over:
             if info.can_truncate:
@@ -135,25 +173,27 @@ class ChatApp:
         return False
 
     def announce_model(self) -> None:
-        client = self.session.client
-        if is_completion_model(client):
+        client = self.conversation.client
+        if client.backend.completion_model:
             self.out.warn(f"{client.model} is a completion model, not a chat model: it continues the "
                           "conversation's text rather than answering it.")  # fmt: skip
 
 
 def describe_resume(cid: str, turns: list[Turn], conversation: dict[str, Any]) -> str:
     """The banner line for -c/--cid: which conversation, and where it stopped."""
-    from .commands import _short
-
     when = (conversation.get("updated_at") or "")[:16].replace("T", " ")
     text = f"continuing conversation {cid} ({len(turns)} turn(s), last at {when} UTC)"
     if turns:
         last = turns[-1]
-        text += f"\n  last: you: {_short(last.user.text, 60)}"
+        text += f"\n  last: you: {shorten(last.user.text, 60)}"
         if last.reply is not None:
             mark = " [interrupted]" if last.interrupted else ""
-            text += f"\n        {last.model or 'model'}: {_short(last.reply.text, 60)}{mark}"
+            text += f"\n        {last.model or 'model'}: {shorten(last.reply.text, 60)}{mark}"
     return text
+
+
+def _truncation(truncate: bool) -> dict[str, Any]:
+    return {"truncate": "left"} if truncate else {}
 
 
 def _own_ctrl_c() -> None:

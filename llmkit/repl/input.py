@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .commands import Command
 
 MULTILINE_FENCE = '"""'
 
@@ -26,12 +30,14 @@ def history_path() -> Path:
 
 
 def make_reader(
-    commands: Iterable[str] = (), models: Callable[[], list[str]] | None = None
+    commands: Mapping[str, Command] | None = None, models: Callable[[], list[str]] | None = None
 ) -> PlainReader | TerminalReader:
-    """`models` gives the ids Tab offers after /model (called on the first Tab, not before)."""
+    """`commands` is the slash-command table (names, aliases, and what Tab completes after
+    each); `models` gives the ids Tab offers after a command that takes a model (called on
+    the first Tab, not before)."""
     if sys.stdin.isatty() and sys.stdout.isatty() and os.environ.get("TERM") != "dumb":
         try:
-            return TerminalReader(list(commands), models)
+            return TerminalReader(dict(commands or {}), models)
         except ImportError:
             pass
     return PlainReader()
@@ -44,7 +50,7 @@ class PlainReader:
         line = input(prompt)
         if line.strip() != MULTILINE_FENCE:
             return line
-        lines = []
+        lines: list[str] = []
         while True:
             line = input("")
             if line.strip() == MULTILINE_FENCE:
@@ -55,7 +61,7 @@ class PlainReader:
 class TerminalReader:
     multiline_keys = True
 
-    def __init__(self, commands: list[str], models: Callable[[], list[str]] | None = None) -> None:
+    def __init__(self, commands: Mapping[str, Command], models: Callable[[], list[str]] | None = None) -> None:
         from prompt_toolkit import PromptSession
         from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
         from prompt_toolkit.history import FileHistory
@@ -84,28 +90,32 @@ class TerminalReader:
         return self.session.prompt(prompt, default=default)
 
 
-def completer(commands: list[str], models: Callable[[], list[str]] | None = None):
-    """Tab: slash commands, file names after /attach /save /load, model ids after /model."""
+def completer(commands: Mapping[str, Command], models: Callable[[], list[str]] | None = None) -> Any:
+    """Tab: a slash command's name, then what that command takes (its `completes`: file
+    names or model ids)."""
     from prompt_toolkit.completion import Completer, Completion, PathCompleter
     from prompt_toolkit.document import Document
 
     paths = PathCompleter(expanduser=True)
-    with_files = ("/attach ", "/save ", "/load ")
+    names = [n for c in commands.values() for n in (c.name, *c.aliases)]
+    takes = {n: c.completes for c in commands.values() for n in (c.name, *c.aliases)}
     model_ids: list[str] = []
     looked_up = False
 
     class SlashCompleter(Completer):
-        def get_completions(self, document, complete_event):
+        def get_completions(self, document: Any, complete_event: Any) -> Any:
             text = document.text_before_cursor
             if not text.startswith("/"):
                 return
             if " " not in text:
-                for name in commands:
+                for name in names:
                     if name.startswith(text):
                         yield Completion(name, start_position=-len(text))
                 return
-            if text.startswith("/model ") and models is not None:
-                word = text[len("/model ") :].lstrip()
+            name, _, rest = text.partition(" ")
+            kind = takes.get(name.lower())
+            if kind == "models" and models is not None:
+                word = rest.lstrip()
                 nonlocal looked_up
                 if not looked_up:
                     looked_up = True
@@ -113,13 +123,10 @@ def completer(commands: list[str], models: Callable[[], list[str]] | None = None
                         model_ids.extend(models())
                     except Exception:  # a broken config or plugin: no suggestions, no crash at the prompt
                         pass
-                for name in model_ids:
-                    if name.startswith(word):
-                        yield Completion(name, start_position=-len(word))
-                return
-            for prefix in with_files:
-                if text.startswith(prefix):
-                    rest = text[len(prefix) :]
-                    yield from paths.get_completions(Document(rest, len(rest)), complete_event)
+                for model in model_ids:
+                    if model.startswith(word):
+                        yield Completion(model, start_position=-len(word))
+            elif kind == "files":
+                yield from paths.get_completions(Document(rest, len(rest)), complete_event)
 
     return SlashCompleter()

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..conversation import Turn
 from ..errors import LLMKitError
-from ..logs import Turn
 
 
 class Renderer:
@@ -140,3 +140,9 @@ def _esc(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
+
+
+def shorten(text: str, width: int = 70) -> str:
+    """A text on one line of at most `width` characters (an ellipsis when cut)."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -157,9 +157,9 @@ def test_switching_models_ten_times_holds_at_most_one_idle_engine(tmp_path, rand
     from rich.console import Console
 
     from llmkit.backends.mini import ENGINES
+    from llmkit.conversation import Conversation, open_client
     from llmkit.repl.app import ChatApp
     from llmkit.repl.render import Renderer
-    from llmkit.repl.session import ChatSession, open_client
 
     paths = []
     for i in range(4):
@@ -167,19 +167,19 @@ def test_switching_models_ten_times_holds_at_most_one_idle_engine(tmp_path, rand
         save_checkpoint(paths[-1], random_model, tokenizer)
     llmkit.clear_caches()
     client, _ = open_client(f"mini:{paths[0]}", {"max_tokens": 2})
-    app = ChatApp(ChatSession(client, client_kwargs={"max_tokens": 2}), reader=None,
-                  out=Renderer(Console(file=io.StringIO())))
+    app = ChatApp(Conversation(client), reader=None, out=Renderer(Console(file=io.StringIO())),
+                  client_kwargs={"max_tokens": 2})
     engines = [weakref.ref(client.backend.engine)]
     del client  # the session holds it now (and closes it on /model)
     for step in range(1, 11):
         app.handle(f"/model mini:{paths[step % 4]}")
-        engines.append(weakref.ref(app.session.client.backend.engine))
+        engines.append(weakref.ref(app.conversation.client.backend.engine))
         app.handle("hello")
     gc.collect()
     assert ENGINES.stats() == {"live": 1, "idle": 1}
     alive = {id(e()) for e in engines if e() is not None}
     assert len(alive) <= 2  # the one in use and the one kept warm: the other eight were freed
-    app.session.client.close()
+    app.conversation.client.close()
     del app
     llmkit.clear_caches()
     gc.collect()

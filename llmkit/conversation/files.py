@@ -1,5 +1,9 @@
-"""Files in and out of a chat: /attach (text files into the next message), /save and
-/load (a conversation as Markdown or JSON, chosen by the file's extension)."""
+"""Conversations as files: Markdown or JSON, chosen by the file's extension
+(`Conversation.save` / `Conversation.load`, the chat's /save and /load).
+
+Markdown is for people (each section starts with an invisible marker that loading
+splits on, so a reply's unclosed code fence cannot move turns); JSON keeps every field.
+A JSON list of OpenAI-shaped messages loads too."""
 
 from __future__ import annotations
 
@@ -10,44 +14,12 @@ from typing import Any
 
 from ..atomic import write_text_atomic
 from ..errors import UsageError
-from ..logs import Turn
 from ..types import Message, Usage
+from .turn import Turn
 
-MAX_ATTACH_BYTES = 200_000  # beyond this a file is very likely not meant for a prompt
+__all__ = ["save", "load"]
+
 _TURN_HEADER = re.compile(r"^## (user|assistant)( \((?P<meta>[^)]*)\))?\s*$")
-
-
-def read_attachment(path: str, max_bytes: int = MAX_ATTACH_BYTES) -> tuple[str, str]:
-    """(display name, text) of a text file; a clear error for anything else."""
-    p = Path(path).expanduser()
-    if not path.strip():
-        raise UsageError("/attach needs a file name", hint="e.g. /attach notes.md")
-    if not p.exists():
-        raise UsageError(f"no such file: {p}")
-    if p.is_dir():
-        raise UsageError(f"{p} is a directory", hint="Attach the files in it one by one.")
-    size = p.stat().st_size
-    if size > max_bytes:
-        raise UsageError(f"{p} is {size:,} bytes; the limit for /attach is {max_bytes:,}",
-                          hint="Attach a smaller file or an excerpt of it.")  # fmt: skip
-    data = p.read_bytes()
-    if b"\0" in data[:8192]:
-        raise UsageError(f"{p} is a binary file", hint="Only text files can be attached.")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UsageError(
-            f"{p} is not UTF-8 text", hint="Only text files can be attached (convert it to UTF-8)."
-        ) from None
-    return str(path), text
-
-
-def format_attachment(name: str, text: str) -> str:
-    """A file as a fenced block headed by its name; the fence outgrows any inside it."""
-    longest = max((len(m) for m in re.findall(r"`{3,}", text)), default=2)
-    fence = "`" * (longest + 1)
-    lang = Path(name).suffix.lstrip(".")
-    return f"File: {name}\n{fence}{lang}\n{text.rstrip(chr(10))}\n{fence}"
 
 
 def save(path: str, turns: list[Turn], *, system: str | None, model: str, cid: str | None,
