@@ -66,9 +66,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        result = train([args.corpus], Path(tmp) / "baby", config=config, max_steps=args.steps, time_budget=args.time,
+        result = train([args.corpus], Path(tmp) / "baby", model=config, max_steps=args.steps, time_budget=args.time,
                        batch_size=12, lr=1e-3, min_lr=1e-4, warmup=100, betas=(0.9, 0.99), weight_decay=0.1,
-                       clip=1.0, val_fraction=0.1, eval_every=250, eval_windows_max=240, checkpoint_every=10**9,
+                       clip=1.0, val_fraction=0.1, eval_every=250, eval_windows=240, checkpoint_every=10**9,
                        fim_rate=0.0, seed=0, progress=False, on_step=on_step)  # fmt: skip
         wall = time.perf_counter() - start
         vocab = read_config(result.path)["model"]["vocab_size"]

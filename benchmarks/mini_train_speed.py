@@ -123,8 +123,8 @@ def llmkit_train(corpus: Path, out: Path, config: GPTConfig, *, batch: int, warm
         marks[info.step] = time.perf_counter()
 
     total = warm + steps + 1  # the last step also evaluates: it is left out of the timing
-    train([corpus], out, config=config, max_steps=total, batch_size=batch, lr=1e-3, warmup=10, eval_every=10**9,
-          checkpoint_every=10**9, fim_rate=0.0, eval_windows_max=1, progress=False, on_step=on_step)  # fmt: skip
+    train([corpus], out, model=config, max_steps=total, batch_size=batch, lr=1e-3, warmup=10, eval_every=10**9,
+          checkpoint_every=10**9, fim_rate=0.0, eval_windows=1, progress=False, on_step=on_step)  # fmt: skip
     from llmkit.mini.checkpoint import read_config
 
     elapsed = marks[total - 1] - marks[warm]

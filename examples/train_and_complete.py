@@ -22,7 +22,7 @@ parser.add_argument("--out", type=Path, default=Path(tempfile.mkdtemp()) / "my-m
 args = parser.parse_args()
 
 config = GPTConfig(vocab_size=512, n_layer=2, n_head=2, n_embd=64, block_size=128)
-result = train([args.data], args.out, config=config, time_budget=args.time, max_steps=args.steps,
+result = train([args.data], args.out, model=config, time_budget=args.time, max_steps=args.steps,
                batch_size=8, lr=3e-3, warmup=10, eval_every=50, progress=False)
 print(f"trained {result.steps} steps; validation {result.val_bpb:.2f} bits per byte -> {result.path}")
 

@@ -14,51 +14,14 @@ Positions are encoded with rotary embeddings (RoPE) rather than a learned table:
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["GPTConfig", "GPT", "KVCache", "attention_mask"]
+from llmkit.mini.config import GPTConfig
 
-
-@dataclass
-class GPTConfig:
-    # Defaults sized for training on a laptop CPU in minutes to hours (~4M parameters).
-    vocab_size: int = 4096
-    n_layer: int = 4
-    n_head: int = 4
-    n_embd: int = 256
-    block_size: int = 256  # context window in tokens
-    dropout: float = 0.0
-    bias: bool = False  # biases in Linear/LayerNorm: slightly worse and slower without benefit
-    rope_theta: float = 10000.0
-
-    def __post_init__(self) -> None:
-        if self.n_embd % self.n_head:
-            raise ValueError(f"n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head})")
-        if (self.n_embd // self.n_head) % 2:
-            raise ValueError("the head size (n_embd / n_head) must be even for rotary embeddings")
-        for name in ("vocab_size", "n_layer", "n_head", "n_embd", "block_size"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-
-    @property
-    def head_dim(self) -> int:
-        return self.n_embd // self.n_head
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> GPTConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown GPTConfig fields: {sorted(unknown)}")
-        return cls(**data)
+__all__ = ["GPTConfig", "GPT", "KVCache", "attention_mask"]  # GPTConfig lives in mini/config.py (no torch)
 
 
 class KVCache:

@@ -1,4 +1,8 @@
-"""Train the bundled GPT on your own text: `train(["notes/", "book.txt"], "my-model")`.
+"""Train the bundled GPT on your own text: `train(["notes/", "book.txt"], "my-model", time_budget=1800)`.
+
+Every setting and its default is a field of TrainConfig (llmkit/mini/train_config.py);
+`train()` takes one (or its fields as keywords) and runs a Trainer, whose set-up, step,
+evaluation and checkpointing read top to bottom.
 
 The output directory is a checkpoint `MiniEngine.load` reads. It is rewritten atomically
 every `checkpoint_every` steps, at the end, and on Ctrl-C, and it carries what resuming
@@ -50,9 +54,10 @@ from llmkit.mini.distributed import Dist, rank_batch
 from llmkit.mini.distributed import setup as setup_distributed
 from llmkit.mini.model import GPT, GPTConfig
 from llmkit.mini.tokenizer import MiniTokenizer, train_tokenizer
+from llmkit.mini.train_config import TrainConfig
 from llmkit.mini.trainlog import TrainDisplay, plot_loss_curve
 
-__all__ = ["TrainResult", "StepInfo", "train", "lr_at"]
+__all__ = ["TrainConfig", "TrainResult", "StepInfo", "Trainer", "train", "lr_at", "evaluate", "make_optimizer"]
 
 OPTIMIZER_FILE = "optimizer.pt"
 STATE_FILE = "trainer_state.json"
@@ -155,233 +160,266 @@ class _SigintFlag:
             signal.signal(signal.SIGINT, self._old)
 
 
-def train(corpus_paths: list[str | os.PathLike[str]] | str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
-          config: GPTConfig | None = None, max_steps: int | None = 2000, time_budget: float | None = None,
-          batch_size: int = 16, lr: float = 1e-3, min_lr: float | None = None, warmup: int = 100,
-          grad_accum: int = 1, clip: float | None = 1.0, weight_decay: float = 0.1,
-          betas: tuple[float, float] = (0.9, 0.95), val_fraction: float = 0.1, eval_every: int = 200,
-          eval_windows_max: int = 32, checkpoint_every: int = 500, fim_rate: float = 0.5, resume: bool = False,
-          overwrite: bool = False, seed: int = 0, threads: int | None = None, progress: bool = True,
-          dtype: str = "float32", on_step: Callable[[StepInfo], None] | None = None) -> TrainResult:
+def train(corpus_paths: list[str | os.PathLike[str]] | str | os.PathLike[str], out_dir: str | os.PathLike[str],
+          config: TrainConfig | None = None, *, resume: bool = False, overwrite: bool = False, progress: bool = True,
+          on_step: Callable[[StepInfo], None] | None = None, **settings: Any) -> TrainResult:
     """Train (or resume training) a GPT on text files/folders and save it to `out_dir`.
 
-    Stops after `max_steps` optimizer steps or `time_budget` seconds, whichever comes
-    first (the cosine schedule follows whichever is closer to its end). The tokenizer is
-    trained on the training documents with `config.vocab_size` tokens (and reused on
-    resume); the saved config records the tokenizer's actual size. `on_step` is called
-    after every step (for a CLI or a test); an exception it raises ends training like
-    Ctrl-C does: a checkpoint is saved, then the exception propagates.
+    `config` (or the same as keyword `settings`: max_steps=, time_budget=, batch_size=,
+    lr=, model=GPTConfig(...), ...; see TrainConfig for all of them and their defaults)
+    says how. Training stops after max_steps optimizer steps or time_budget seconds,
+    whichever comes first (the cosine schedule follows whichever is closer to its end).
+    The tokenizer is trained on the training documents with `model.vocab_size` tokens
+    (and reused on resume); the saved config records the tokenizer's actual size.
+    `on_step` is called after every step (for a CLI or a test); an exception it raises
+    ends training like Ctrl-C does: a checkpoint is saved, then the exception propagates.
 
     Under torchrun (WORLD_SIZE > 1) this runs as one rank of a DDP job: see the module
     docstring. `on_step` and the progress display are then rank 0's only.
     """
+    if config is None:
+        config = TrainConfig(**settings)
+    elif settings:
+        config = dataclasses.replace(config, **settings)
     ddp = setup_distributed()
     try:
-        return _train(ddp, corpus_paths, out_dir, config=config, max_steps=max_steps, time_budget=time_budget,
-                      batch_size=batch_size, lr=lr, min_lr=min_lr, warmup=warmup, grad_accum=grad_accum,
-                      clip=clip, weight_decay=weight_decay, betas=betas, val_fraction=val_fraction,
-                      eval_every=eval_every, eval_windows_max=eval_windows_max, checkpoint_every=checkpoint_every,
-                      fim_rate=fim_rate, resume=resume, overwrite=overwrite, seed=seed, threads=threads,
-                      progress=progress, dtype=dtype, on_step=on_step)
+        trainer = Trainer(corpus_paths, out_dir, config, ddp, resume=resume, overwrite=overwrite,
+                          progress=progress, on_step=on_step)  # fmt: skip
+        return trainer.run()
     finally:
         ddp.close()
 
 
-def _train(ddp: Dist, corpus_paths: list[str | os.PathLike[str]] | str | os.PathLike[str],
-           out_dir: str | os.PathLike[str], *, config: GPTConfig | None, max_steps: int | None,
-           time_budget: float | None, batch_size: int, lr: float, min_lr: float | None, warmup: int,
-           grad_accum: int, clip: float | None, weight_decay: float, betas: tuple[float, float],
-           val_fraction: float, eval_every: int, eval_windows_max: int, checkpoint_every: int, fim_rate: float,
-           resume: bool, overwrite: bool, seed: int, threads: int | None, progress: bool, dtype: str,
-           on_step: Callable[[StepInfo], None] | None) -> TrainResult:
-    if max_steps is None and time_budget is None:
-        raise ConfigurationError("train needs max_steps or time_budget", hint="Pass max_steps=... or time_budget=...")
-    for name, value in (("batch_size", batch_size), ("grad_accum", grad_accum), ("eval_every", eval_every),
-                        ("checkpoint_every", checkpoint_every)):
-        if value < 1:
-            raise ConfigurationError(f"{name} must be >= 1, got {value}")
-    if not 0 <= fim_rate <= 1:
-        raise ConfigurationError(f"fim_rate must be in [0, 1], got {fim_rate}")
-    if threads is not None:
-        torch.set_num_threads(threads)
-    out = Path(out_dir)
-    min_lr = lr / 10 if min_lr is None else min_lr
+class Trainer:
+    """One training run: set up (a new model, or the checkpoint in `out_dir` resumed),
+    then `step()` until the budget is spent, evaluating and saving on the way."""
 
-    corpus = read_corpus(corpus_paths)
-    train_docs, val_docs = split_documents(corpus.documents, val_fraction, seed)
+    def __init__(self, corpus_paths: list[str | os.PathLike[str]] | str | os.PathLike[str],
+                 out_dir: str | os.PathLike[str], config: TrainConfig, ddp: Dist, *, resume: bool = False,
+                 overwrite: bool = False, progress: bool = True,
+                 on_step: Callable[[StepInfo], None] | None = None) -> None:  # fmt: skip
+        self.config, self.ddp, self.out, self.on_step = config, ddp, Path(out_dir), on_step
+        if config.threads is not None:
+            torch.set_num_threads(config.threads)
+        self.corpus = read_corpus(corpus_paths)
+        self.train_docs, val_docs = split_documents(self.corpus.documents, config.val_fraction, config.seed)
+        self.state: dict[str, Any] = {"step": 0, "tokens_seen": 0, "elapsed": 0.0, "history": []}
+        optimizer_state = self._resume() if resume else self._start(overwrite)
+        # A step's batch is world_size x grad_accum micro-batches (rank r takes the r-th
+        # grad_accum of them): the data stream's pass length counts all of them.
+        block = self.model.config.block_size
+        self.data = TrainData(self.tokenizer, self.train_docs, block_size=block, batch_size=config.batch_size,
+                              grad_accum=config.grad_accum * ddp.world_size, fim_rate=config.fim_rate,
+                              seed=config.seed)  # fmt: skip
+        self.val_set = eval_windows(plain_stream(self.tokenizer, val_docs), block, config.eval_windows) if val_docs else []
+        self.has_val = bool(self.val_set)  # the same on every rank (a rank's share below may be empty)
+        self.stepper = self._distribute() if ddp.enabled else self.model
+        self.optimizer = make_optimizer(self.model, config.lr, config.weight_decay, config.betas)
+        if optimizer_state is not None:
+            self.optimizer.load_state_dict(optimizer_state)
+        self.corpus_info = {"documents": len(self.corpus.documents), "bytes": self.corpus.n_bytes,
+                            "skipped": len(self.corpus.skipped), "train_documents": len(self.train_docs),
+                            "val_documents": len(val_docs), "train_tokens": self.data.n_tokens}  # fmt: skip
+        self.last_loss: float | None = None
+        self.last_val: dict[str, float] | None = None
+        self.saved_step = -1
+        self.display = TrainDisplay(config.max_steps, self.step_number, progress and ddp.is_main)
 
-    state: dict[str, Any] = {"step": 0, "tokens_seen": 0, "elapsed": 0.0, "history": []}
-    optimizer_state = None
-    if resume:
-        if not is_checkpoint(out):
-            raise CheckpointError(f"cannot resume: {out} holds no checkpoint",
-                                  hint="Train without resume=True first, or check the path.")
-        ckpt = load_checkpoint(out)
-        if config is not None and config != ckpt.config:
-            raise ConfigurationError(f"config differs from the checkpoint's in {out}",
-                                     hint="Resume without a config (the checkpoint's is used) or train afresh.")
-        model, tokenizer, config = ckpt.model, ckpt.tokenizer, ckpt.config
-        state = _read_state(out)
-        optimizer_state = _read_optimizer(out)
-    else:
+    @property
+    def step_number(self) -> int:
+        return int(self.state["step"])
+
+    # --- set-up --------------------------------------------------------------------
+
+    def _start(self, overwrite: bool) -> None:
+        out, ddp = self.out, self.ddp
         if out.exists() and any(out.iterdir()) and not overwrite:
             raise ConfigurationError(f"{out} already exists and is not empty",
                                      hint="Pass resume=True to continue training it, overwrite=True to replace "
-                                          "it, or choose another directory.")
-        config = config or GPTConfig()
+                                          "it, or choose another directory.")  # fmt: skip
+        model_config = self.config.model or GPTConfig()
+        texts = [d.text for d in self.train_docs]
         if ddp.enabled:  # one tokenizer for all ranks: rank 0 trains it, the others receive it
-            trained = train_tokenizer([d.text for d in train_docs], config.vocab_size) if ddp.is_main else None
-            tokenizer = MiniTokenizer.from_str(ddp.broadcast_text(trained.to_str() if trained else None))
+            trained = train_tokenizer(texts, model_config.vocab_size) if ddp.is_main else None
+            self.tokenizer = MiniTokenizer.from_str(ddp.broadcast_text(trained.to_str() if trained else None))
         else:
-            tokenizer = train_tokenizer([d.text for d in train_docs], config.vocab_size)
-        config = dataclasses.replace(config, vocab_size=tokenizer.vocab_size)
-        torch.manual_seed(seed)
-        model = GPT(config)
+            self.tokenizer = train_tokenizer(texts, model_config.vocab_size)
+        torch.manual_seed(self.config.seed)
+        self.model = GPT(dataclasses.replace(model_config, vocab_size=self.tokenizer.vocab_size))
 
-    # A step's batch is world_size x grad_accum micro-batches (rank r takes the r-th
-    # grad_accum of them): the data stream's pass length counts all of them.
-    data = TrainData(tokenizer, train_docs, block_size=config.block_size, batch_size=batch_size,
-                     grad_accum=grad_accum * ddp.world_size, fim_rate=fim_rate, seed=seed)
-    val_set = eval_windows(plain_stream(tokenizer, val_docs), config.block_size, eval_windows_max) if val_docs else []
-    has_val = bool(val_set)  # the same on every rank (a rank's share below may be empty)
-    raw_model = model
-    if ddp.enabled:
+    def _resume(self) -> dict[str, Any]:
+        out = self.out
+        if not is_checkpoint(out):
+            raise CheckpointError(f"cannot resume: {out} holds no checkpoint",
+                                  hint="Train without resume=True first, or check the path.")  # fmt: skip
+        ckpt = load_checkpoint(out)
+        if self.config.model is not None and self.config.model != ckpt.config:
+            raise ConfigurationError(f"config differs from the checkpoint's in {out}",
+                                     hint="Resume without a model config (the checkpoint's is used) or train afresh.")
+        self.model, self.tokenizer = ckpt.model, ckpt.tokenizer
+        self.state = _read_state(out)
+        return _read_optimizer(out)
+
+    def _distribute(self) -> torch.nn.Module:
+        """Wrap the model for DDP: rank 0's weights go to every rank; gradients are averaged."""
         from torch.nn.parallel import DistributedDataParallel
 
-        raw_model = model.to(ddp.device)
-        torch.manual_seed(seed * 1_000_003 + ddp.rank)  # dropout masks differ between ranks
-        # DDP copies rank 0's weights to every rank; gradients are averaged in backward.
+        ddp = self.ddp
+        self.model = self.model.to(ddp.device)
+        torch.manual_seed(self.config.seed * 1_000_003 + ddp.rank)  # dropout masks differ between ranks
+        self.val_set = self.val_set[ddp.rank::ddp.world_size]  # each rank evaluates its share; sums are added
         device_ids = [ddp.device.index] if ddp.device.type == "cuda" else None
-        model = DistributedDataParallel(raw_model, device_ids=device_ids)  # type: ignore[assignment]
-        val_set = val_set[ddp.rank::ddp.world_size]  # each rank evaluates its share; the sums are added
-    optimizer = make_optimizer(raw_model, lr, weight_decay, betas)
-    if optimizer_state is not None:
-        optimizer.load_state_dict(optimizer_state)
-    model.train()
+        return DistributedDataParallel(self.model, device_ids=device_ids)
 
-    def run_eval() -> dict[str, float]:
+    # --- the loop ------------------------------------------------------------------
+
+    def run(self) -> TrainResult:
+        ddp, config = self.ddp, self.config
+        if ddp.enabled and ddp.is_main:
+            self.display.note(f"DDP: {ddp.world_size} processes ({ddp.backend}), "
+                              f"{config.batch_size * config.grad_accum * ddp.world_size} sequences per step")
+        if self.corpus.skipped:
+            self.display.note(f"skipped {len(self.corpus.skipped)} binary or empty files")
+        self.stepper.train()
+        started = time.monotonic() - self.state["elapsed"]
+        all_stop = False  # set when every rank stops together (a synchronised Ctrl-C)
+        try:
+            with _SigintFlag() as sigint:
+                while not self.finished(self.clock(started)):
+                    info, interrupted = self.step(started, sigint.raised)
+                    self.after_step(info)
+                    if interrupted or (sigint.raised and not ddp.enabled):
+                        all_stop = True
+                        raise KeyboardInterrupt
+        except BaseException:
+            self.save_after_interruption(all_stop)
+            raise
+        self.save_all()
+        self.display.close()
+        return self.result()
+
+    def clock(self, started: float) -> float:
+        """Seconds trained, on one clock for every rank (same LR, same last step)."""
+        elapsed = time.monotonic() - started
+        return self.ddp.from_main(elapsed) if self.config.time_budget is not None else elapsed
+
+    def finished(self, elapsed: float) -> bool:
+        c = self.config
+        return (c.max_steps is not None and self.step_number >= c.max_steps) or (
+            c.time_budget is not None and elapsed >= c.time_budget)  # fmt: skip
+
+    def learning_rate(self, elapsed: float) -> float:
+        c, step = self.config, self.step_number
+        fractions = ([step / c.max_steps] if c.max_steps else []) + ([elapsed / c.time_budget] if c.time_budget else [])
+        return lr_at(step, lr=c.lr, min_lr=c.final_lr, warmup=c.warmup, progress=max(fractions))
+
+    def step(self, started: float, sigint: bool = False) -> tuple[StepInfo, bool]:
+        """One optimizer step over grad_accum micro-batches; returns what it did and
+        whether any rank was interrupted (Ctrl-C) during it."""
+        c, ddp = self.config, self.ddp
+        step_lr = self.learning_rate(self.clock(started))
+        for group in self.optimizer.param_groups:
+            group["lr"] = step_lr
+        loss_sum, tokens = 0.0, 0
+        for micro in range(c.grad_accum):
+            loss, n = self._micro_step(micro)
+            loss_sum, tokens = loss_sum + loss, tokens + n
+        if c.clip:
+            torch.nn.utils.clip_grad_norm_(self.stepper.parameters(), c.clip)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        interrupted = False
+        if ddp.enabled:  # the mean loss over ranks, and whether any rank got Ctrl-C
+            loss_sum, n_interrupted = ddp.sum([loss_sum / ddp.world_size, float(sigint)])
+            interrupted = n_interrupted > 0
+        self.last_loss = loss_sum / c.grad_accum
+        self.state["step"] += 1
+        self.state["tokens_seen"] += tokens * ddp.world_size
+        self.state["elapsed"] = self.clock(started)
+        self.state["history"].append({"step": self.step_number, "loss": self.last_loss, "lr": step_lr})
+        return StepInfo(self.step_number, self.last_loss, step_lr, self.state["elapsed"]), interrupted
+
+    def _micro_step(self, micro: int) -> tuple[float, int]:
+        """Forward and backward on one micro-batch: (its loss, its tokens)."""
+        c, ddp = self.config, self.ddp
         if not ddp.enabled:
-            return evaluate(raw_model, tokenizer, val_set)
-        return _val_metrics(*ddp.sum(list(_eval_sums(raw_model, tokenizer, val_set, ddp.device))))
+            x, y = self.data.batch(self.step_number, micro)
+            _, loss = self.stepper(x, y)
+            (loss / c.grad_accum).backward()
+            return loss.item(), x.numel()
+        x, y = rank_batch(self.data, self.step_number, ddp.rank * c.grad_accum + micro)
+        x, y = x.to(ddp.device), y.to(ddp.device)
+        sync = micro == c.grad_accum - 1  # gradients are all-reduced once per step, on the last micro-batch
+        with contextlib.nullcontext() if sync else self.stepper.no_sync():
+            _, loss = self.stepper(x, y)
+            (loss / c.grad_accum).backward()
+        return loss.item(), x.numel()
 
-    settings = {"batch_size": batch_size, "lr": lr, "min_lr": min_lr, "warmup": warmup, "grad_accum": grad_accum,
-                "clip": clip, "weight_decay": weight_decay, "val_fraction": val_fraction, "fim_rate": fim_rate,
-                "seed": seed, "max_steps": max_steps, "time_budget": time_budget}
-    corpus_info = {"documents": len(corpus.documents), "bytes": corpus.n_bytes, "skipped": len(corpus.skipped),
-                   "train_documents": len(train_docs), "val_documents": len(val_docs),
-                   "train_tokens": data.n_tokens}
-    step: int = state["step"]
-    history: list[dict[str, float]] = state["history"]
-    last_loss: float | None = None
-    last_val: dict[str, float] | None = None
+    def after_step(self, info: StepInfo) -> None:
+        """Validate, report and checkpoint on their schedules."""
+        c = self.config
+        finished = self.finished(self.state["elapsed"])
+        val = None
+        if self.has_val and (info.step % c.eval_every == 0 or finished):
+            val = self.last_val = self.evaluate()
+            self.state["history"].append({"step": info.step, **val})
+            info = dataclasses.replace(info, **val)
+        self.display.update(info.step, info.loss, info.lr, val)
+        if self.on_step is not None and self.ddp.is_main:
+            self.on_step(info)
+        if info.step % c.checkpoint_every == 0 and not finished:
+            self.save_all()
 
-    saved_step = [-1]
+    def evaluate(self) -> dict[str, float]:
+        if not self.ddp.enabled:
+            return evaluate(self.model, self.tokenizer, self.val_set)
+        return _val_metrics(*self.ddp.sum(list(_eval_sums(self.model, self.tokenizer, self.val_set, self.ddp.device))))
 
-    def save() -> None:
-        state.update(step=step, history=history, settings=settings, corpus=corpus_info)
-        metadata = {"training": {"step": step, "tokens_seen": state["tokens_seen"], "train_loss": last_loss,
-                                 **(last_val or {}), "elapsed_s": round(state["elapsed"], 1),
-                                 "corpus": corpus_info, "settings": settings, "torch": torch.__version__}}
+    # --- checkpoints ---------------------------------------------------------------
+
+    def save(self) -> None:
+        """Write the checkpoint (rank 0: the others hold identical weights and optimizer state)."""
+        config, state = self.config, self.state
+        state.update(settings=config.settings(), corpus=self.corpus_info)
+        training = {"step": self.step_number, "tokens_seen": state["tokens_seen"], "train_loss": self.last_loss,
+                    **(self.last_val or {}), "elapsed_s": round(state["elapsed"], 1), "corpus": self.corpus_info,
+                    "settings": config.settings(), "torch": torch.__version__}  # fmt: skip
 
         def extra(tmp: Path) -> None:
-            torch.save(optimizer.state_dict(), tmp / OPTIMIZER_FILE)
+            torch.save(self.optimizer.state_dict(), tmp / OPTIMIZER_FILE)
             (tmp / STATE_FILE).write_text(json.dumps(state, indent=1), encoding="utf-8")
-            plot_loss_curve(history, tmp / "loss.png")
+            plot_loss_curve(state["history"], tmp / "loss.png")
 
-        if ddp.is_main:  # the others hold identical weights and optimizer state
-            save_checkpoint(out, raw_model, tokenizer, metadata=metadata, dtype=dtype, extra=extra)
-        saved_step[0] = step
+        if self.ddp.is_main:
+            save_checkpoint(self.out, self.model, self.tokenizer, metadata={"training": training},
+                            dtype=config.dtype, extra=extra)  # fmt: skip
+        self.saved_step = self.step_number
 
-    def save_all() -> None:
+    def save_all(self) -> None:
         """Save from rank 0 while the other ranks wait, so none runs ahead of (or exits before) the save."""
-        ddp.barrier()
+        self.ddp.barrier()
         try:
-            save()
+            self.save()
         finally:
-            ddp.barrier()
+            self.ddp.barrier()
 
-    display = TrainDisplay(max_steps, step, progress and ddp.is_main)
-    if ddp.enabled and ddp.is_main:
-        display.note(f"DDP: {ddp.world_size} processes ({ddp.backend}), "
-                     f"{batch_size * grad_accum * ddp.world_size} sequences per step")
-    if corpus.skipped:
-        display.note(f"skipped {len(corpus.skipped)} binary or empty files")
-    started = time.monotonic() - state["elapsed"]
-    all_stop = False  # set when every rank raises together (synchronised Ctrl-C)
-    try:
-        with _SigintFlag() as sigint:
-            while True:
-                elapsed = time.monotonic() - started
-                if time_budget is not None:
-                    elapsed = ddp.from_main(elapsed)  # one clock: same LR, same last step on every rank
-                if (max_steps is not None and step >= max_steps) or (time_budget is not None and elapsed >= time_budget):
-                    break
-                fractions = [step / max_steps] if max_steps else []
-                fractions += [elapsed / time_budget] if time_budget else []
-                step_lr = lr_at(step, lr=lr, min_lr=min_lr, warmup=warmup, progress=max(fractions))
-                for group in optimizer.param_groups:
-                    group["lr"] = step_lr
-                loss_sum = 0.0
-                for micro in range(grad_accum):
-                    if not ddp.enabled:
-                        x, y = data.batch(step, micro)
-                        _, loss = model(x, y)
-                        (loss / grad_accum).backward()
-                    else:
-                        x, y = rank_batch(data, step, ddp.rank * grad_accum + micro)
-                        x, y = x.to(ddp.device), y.to(ddp.device)
-                        # Gradients are all-reduced once per step, on the last micro-batch.
-                        sync = micro == grad_accum - 1
-                        with contextlib.nullcontext() if sync else model.no_sync():
-                            _, loss = model(x, y)
-                            (loss / grad_accum).backward()
-                    loss_sum += loss.item()
-                if clip:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-                step += 1
-                interrupted = False
-                if ddp.enabled:  # the mean loss over ranks, and whether any rank got Ctrl-C
-                    loss_sum, n_interrupted = ddp.sum([loss_sum / ddp.world_size, float(sigint.raised)])
-                    interrupted = n_interrupted > 0
-                last_loss = loss_sum / grad_accum
-                state["tokens_seen"] += x.numel() * grad_accum * ddp.world_size
-                state["elapsed"] = time.monotonic() - started
-                if time_budget is not None:
-                    state["elapsed"] = ddp.from_main(state["elapsed"])
-                history.append({"step": step, "loss": last_loss, "lr": step_lr})
-                finished = (max_steps is not None and step >= max_steps) or (
-                    time_budget is not None and state["elapsed"] >= time_budget)
-                val = None
-                if has_val and (step % eval_every == 0 or finished):
-                    val = last_val = run_eval()
-                    history.append({"step": step, **val})
-                display.update(step, last_loss, step_lr, val)
-                if on_step is not None and ddp.is_main:
-                    on_step(StepInfo(step, last_loss, step_lr, state["elapsed"], **(val or {})))
-                if step % checkpoint_every == 0 and not finished:
-                    save_all()
-                if interrupted or (sigint.raised and not ddp.enabled):
-                    all_stop = True
-                    raise KeyboardInterrupt
-    except BaseException:
-        # Ctrl-C (or a failing callback): keep the work done so far, then re-raise.
-        # Under DDP, only a Ctrl-C all ranks saw together may wait at barriers; an
-        # exception on one rank (e.g. its on_step) saves from rank 0 without waiting.
-        if step > max(saved_step[0], 0):
-            display.note(f"interrupted: saving a checkpoint at step {step} to {out}")
+    def save_after_interruption(self, all_ranks: bool) -> None:
+        """Ctrl-C (or a failing callback): keep the work done so far. Under DDP only a
+        Ctrl-C all ranks saw together may wait at barriers; an exception on one rank
+        (e.g. its on_step) saves from rank 0 without waiting."""
+        if self.step_number > max(self.saved_step, 0):
+            self.display.note(f"interrupted: saving a checkpoint at step {self.step_number} to {self.out}")
             try:
-                save_all() if all_stop else save()
+                self.save_all() if all_ranks else self.save()
             except Exception as exc:  # do not hide the interruption behind a save failure
-                display.note(f"could not save the checkpoint: {exc}")
-        display.close()
-        raise
-    save_all()
-    display.close()
-    return TrainResult(path=out, steps=step, tokens_seen=state["tokens_seen"], train_loss=last_loss,
-                       val_loss=(last_val or {}).get("val_loss"), val_bpb=(last_val or {}).get("val_bpb"),
-                       elapsed=state["elapsed"], history=history)
+                self.display.note(f"could not save the checkpoint: {exc}")
+        self.display.close()
+
+    def result(self) -> TrainResult:
+        val = self.last_val or {}
+        return TrainResult(path=self.out, steps=self.step_number, tokens_seen=self.state["tokens_seen"],
+                           train_loss=self.last_loss, val_loss=val.get("val_loss"), val_bpb=val.get("val_bpb"),
+                           elapsed=self.state["elapsed"], history=self.state["history"])  # fmt: skip
 
 
 def _read_state(path: Path) -> dict[str, Any]:

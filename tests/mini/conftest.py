@@ -82,7 +82,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory, corpus_dir: Path) -> Train
     """A model trained for a few seconds: it learns the corpus' most frequent patterns."""
     out = tmp_path_factory.mktemp("trained") / "model"
     config = GPTConfig(vocab_size=400, n_layer=2, n_head=2, n_embd=64, block_size=64)
-    return train([corpus_dir], out, config=config, max_steps=100, batch_size=8, lr=4e-3, warmup=10,
+    return train([corpus_dir], out, model=config, max_steps=100, batch_size=8, lr=4e-3, warmup=10,
                  eval_every=50, checkpoint_every=1000, fim_rate=0.3, progress=False, seed=0)
 
 

@@ -42,7 +42,7 @@ DRIVER = textwrap.dedent("""
 
     T.GPT = RecordingGPT
     config = GPTConfig(**args.pop("config")) if "config" in args else None
-    result = T.train(args.pop("corpus"), args.pop("out"), config=config, **args)
+    result = T.train(args.pop("corpus"), args.pop("out"), model=config, **args)
     rank = os.environ["RANK"]
     if models:
         state = {k: v.detach().clone() for k, v in models[0].state_dict().items() if k != "lm_head.weight"}
@@ -93,7 +93,7 @@ def test_two_ranks_train_save_and_resume(tmp_path: Path, corpus_dir: Path) -> No
 
     # Each rank drew its own batches: two ranks with grad_accum=1 train like one process
     # with grad_accum=2 (same windows; equal up to the order of float additions).
-    single = train([corpus_dir], tmp_path / "single", config=GPTConfig(**TINY), max_steps=8, grad_accum=2,
+    single = train([corpus_dir], tmp_path / "single", model=GPTConfig(**TINY), max_steps=8, grad_accum=2,
                    **OPTIONS)  # fmt: skip
     reference = load_checkpoint(single.path).model.state_dict()
     for name, value in ckpt.model.state_dict().items():

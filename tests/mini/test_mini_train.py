@@ -83,9 +83,9 @@ def _interrupt_at(step: int):
 
 def test_resume_continues_exactly(tmp_path: Path, corpus_dir: Path) -> None:
     """Stopped at step 3 and resumed, a run ends bit-identical to an uninterrupted one."""
-    straight = train([corpus_dir], tmp_path / "a", config=TINY, max_steps=6, **FAST)
+    straight = train([corpus_dir], tmp_path / "a", model=TINY, max_steps=6, **FAST)
     with pytest.raises(KeyboardInterrupt):
-        train([corpus_dir], tmp_path / "b", config=TINY, max_steps=6, on_step=_interrupt_at(3), **FAST)
+        train([corpus_dir], tmp_path / "b", model=TINY, max_steps=6, on_step=_interrupt_at(3), **FAST)
     resumed = train([corpus_dir], tmp_path / "b", max_steps=6, resume=True, **FAST)
     assert resumed.steps == 6
     a, b = load_checkpoint(straight.path), load_checkpoint(resumed.path)
@@ -101,7 +101,7 @@ def test_resume_continues_exactly(tmp_path: Path, corpus_dir: Path) -> None:
 def test_interrupt_saves_a_checkpoint_then_resume(tmp_path: Path, corpus_dir: Path) -> None:
     out = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
-        train([corpus_dir], out, config=TINY, max_steps=50, on_step=_interrupt_at(4), **FAST)
+        train([corpus_dir], out, model=TINY, max_steps=50, on_step=_interrupt_at(4), **FAST)
     assert load_checkpoint(out).metadata["training"]["step"] == 4
     assert json.loads((out / "trainer_state.json").read_text())["step"] == 4
     result = train([corpus_dir], out, max_steps=6, resume=True, **FAST)
@@ -115,13 +115,13 @@ def test_sigint_finishes_the_step_saves_and_raises(tmp_path: Path, corpus_dir: P
 
     before = signal.getsignal(signal.SIGINT)
     with pytest.raises(KeyboardInterrupt):
-        train([corpus_dir], tmp_path / "run", config=TINY, max_steps=50, on_step=ctrl_c_at_2, **FAST)
+        train([corpus_dir], tmp_path / "run", model=TINY, max_steps=50, on_step=ctrl_c_at_2, **FAST)
     assert load_checkpoint(tmp_path / "run").metadata["training"]["step"] == 2
     assert signal.getsignal(signal.SIGINT) is before
 
 
 def test_time_budget_stops_training(tmp_path: Path, corpus_dir: Path) -> None:
-    result = train([corpus_dir], tmp_path / "run", config=TINY, max_steps=None, time_budget=0.5, **FAST)
+    result = train([corpus_dir], tmp_path / "run", model=TINY, max_steps=None, time_budget=0.5, **FAST)
     assert result.steps >= 1 and result.elapsed < 30  # stopped by the clock (no step limit), not hung
 
 
@@ -129,14 +129,14 @@ def test_corpus_errors(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(ConfigurationError, match="contains no text"):
-        train([empty], tmp_path / "out", config=TINY, max_steps=1, progress=False)
+        train([empty], tmp_path / "out", model=TINY, max_steps=1, progress=False)
     binary = tmp_path / "bin"
     binary.mkdir()
     (binary / "a.bin").write_bytes(bytes(range(256)) * 10)
     with pytest.raises(ConfigurationError, match="1 files skipped"):
-        train([binary], tmp_path / "out", config=TINY, max_steps=1, progress=False)
+        train([binary], tmp_path / "out", model=TINY, max_steps=1, progress=False)
     with pytest.raises(ConfigurationError, match="does not exist"):
-        train([tmp_path / "missing"], tmp_path / "out", config=TINY, max_steps=1, progress=False)
+        train([tmp_path / "missing"], tmp_path / "out", model=TINY, max_steps=1, progress=False)
 
 
 def test_output_directory_rules(tmp_path: Path, corpus_dir: Path) -> None:
@@ -146,9 +146,9 @@ def test_output_directory_rules(tmp_path: Path, corpus_dir: Path) -> None:
     out.mkdir()
     (out / "notes.txt").write_text("keep me")
     with pytest.raises(ConfigurationError, match="not empty"):
-        train([corpus_dir], out, config=TINY, max_steps=1, progress=False)
-    with pytest.raises(ConfigurationError, match="max_steps or time_budget"):
-        train([corpus_dir], tmp_path / "x", config=TINY, max_steps=None, progress=False)
+        train([corpus_dir], out, model=TINY, max_steps=1, progress=False)
+    with pytest.raises(ConfigurationError, match="say how long to train: max_steps"):
+        train([corpus_dir], tmp_path / "x", model=TINY, max_steps=None, progress=False)
 
 
 def test_loss_curve_png_or_note(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -165,3 +165,43 @@ def test_loss_curve_png_or_note(tmp_path: Path, caplog: pytest.LogCaptureFixture
         assert "matplotlib is not installed" in caplog.text
     else:
         assert written is True and (tmp_path / "loss.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_trainer_steps_evaluates_and_saves_on_its_own(corpus_dir: Path, tmp_path: Path) -> None:
+    from llmkit.mini.distributed import Dist
+    from llmkit.mini.train import Trainer
+    from llmkit.mini.train_config import TrainConfig
+
+    out = tmp_path / "by-hand"
+    trainer = Trainer([corpus_dir], out, TrainConfig(model=TINY, max_steps=4, **{k: v for k, v in FAST.items()
+                                                                                if k != "progress"}), Dist(),
+                      progress=False)  # fmt: skip
+    started = __import__("time").monotonic()
+    first, _ = trainer.step(started)
+    for _ in range(3):
+        info, interrupted = trainer.step(started)
+    assert first.step == 1 and info.step == 4 and not interrupted and trainer.finished(0.0)
+    assert trainer.state["tokens_seen"] == 4 * 4 * TINY.block_size
+    metrics = trainer.evaluate()
+    assert set(metrics) == {"val_loss", "val_bpb"} and metrics["val_loss"] > 0
+    trainer.save()
+    assert load_checkpoint(out).metadata["training"]["step"] == 4
+    assert json.loads((out / "trainer_state.json").read_text())["settings"]["batch_size"] == 4
+
+
+def test_every_default_lives_in_train_config_and_the_recipe_is_built_from_it() -> None:
+    import argparse
+
+    from llmkit.cli.train import add_arguments
+    from llmkit.mini.train_config import SHIPPED_RECIPE, TrainConfig, from_flags
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert SHIPPED_RECIPE.command() in readme  # the README shows the recipe the code holds
+    card = (Path(__file__).resolve().parents[2] / "llmkit/mini/weights/MODEL_CARD.md").read_text()
+    card_command = next(line for line in card.splitlines() if line.startswith("llmkit train --stdlib"))
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    card_config = from_flags(parser.parse_args(card_command.split()[2:]), resume=False)
+    assert card_config == TrainConfig(model=GPTConfig(), **SHIPPED_RECIPE.changed())  # the card's run, same recipe
+    defaults = from_flags(parser.parse_args(["-o", "x", "--steps", "1"]), resume=False)
+    assert defaults == TrainConfig(model=GPTConfig(), max_steps=1)  # the CLI's defaults are TrainConfig's
