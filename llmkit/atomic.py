@@ -7,6 +7,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+__all__ = ["write_text_atomic"]
+
 
 def write_text_atomic(path: Path, text: str, check: Callable[[Path], object] | None = None) -> None:
     """Write `text` to a temporary sibling, optionally `check` it, then rename it over

@@ -17,7 +17,9 @@ from .errors import ContextLengthError, InvalidOptionError, LLMKitError, Missing
 from .options import suggest, validate
 from .streaming import AsyncStream, Stream
 from .tools import to_tool
-from .types import Embeddings, Logprobs, Message, Response, StreamEvent, TokenCount, to_messages
+from .types import Capabilities, Embeddings, Logprobs, Message, Response, StreamEvent, TokenCount, to_messages
+
+__all__ = ["Client"]
 
 log = logging.getLogger("llmkit")
 R = TypeVar("R", Response, Embeddings)  # what one request returns
@@ -79,7 +81,7 @@ class Client:
         return self.backend.model_id
 
     @property
-    def capabilities(self):
+    def capabilities(self) -> Capabilities:
         return self.backend.capabilities
 
     def context_window(self) -> int | None:
@@ -236,7 +238,8 @@ class Client:
                 backend = self._backend(i)
                 opts = self._prepare(backend, kind, payload, options)
             except LLMKitError as exc:
-                _name_model(exc, self._ids[i] if self._backends[i] is None else self._backends[i].model_id)
+                built = self._backends[i]
+                _name_model(exc, built.model_id if built is not None else self._ids[i])
                 if i == 0 and not isinstance(exc, ContextLengthError):
                     raise  # the caller's own mistake: say so, do not hide it behind fallbacks
                 self._give_up_or_fall_back(exc, i, errors, setup=True, last=kind == "embed")

@@ -24,6 +24,8 @@ from typing import Any
 from .cache import on_clear
 from .errors import ConfigurationError
 
+__all__ = ["Config", "load", "home", "cache_dir", "config_path", "PROVIDER_KINDS", "PROVIDER_KEYS"]
+
 PROVIDER_KINDS = ("openai",)
 PROVIDER_KEYS = {"kind", "base_url", "api_key_env", "context_window", "headers", "stream_usage"}
 
@@ -91,7 +93,7 @@ def _parse(path: Path) -> Config:
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+        import tomli as tomllib  # type: ignore[no-redef, unused-ignore]
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

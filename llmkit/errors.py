@@ -22,6 +22,7 @@ Mistakes in how llmkit is called (a missing file name, nothing to retry) are
 from __future__ import annotations
 
 import re
+from typing import Any
 
 __all__ = [
     "LLMKitError",
@@ -264,7 +265,7 @@ class APIError(LLMKitError):
     """A request reached a model and failed there. `retry_after`: the server's advice,
     in seconds, on when to try again (Retry-After), when it gave one."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs) -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         self.retry_after = retry_after
         super().__init__(message, **kwargs)
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from .errors import InvalidOptionError
 
+__all__ = ["CATALOGUE", "COMMON", "validate", "suggest", "stop_list"]
+
 Check = Callable[[Any], bool]
 
 

@@ -21,6 +21,22 @@ from .errors import ConfigurationError, PluginError, UnknownModelError
 if TYPE_CHECKING:
     from .backends.base import Backend
 
+__all__ = [
+    "register_provider",
+    "unregister_provider",
+    "resolve",
+    "create_backend",
+    "backend_class",
+    "providers",
+    "load_plugins",
+    "default_model",
+    "default_model_reason",
+    "Resolved",
+    "plugins",
+    "BUILTIN",
+    "ENTRY_POINT_GROUP",
+]
+
 log = logging.getLogger("llmkit")
 
 # provider -> (backend class import path, pip extra that provides its dependencies)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from .errors import LLMKitError
 
+__all__ = ["RetryPolicy"]
+
 sleep = time.sleep
 asleep = asyncio.sleep
 

@@ -16,6 +16,8 @@ from typing import Any
 
 from .types import Response, StreamEvent, ToolCall, Usage
 
+__all__ = ["Stream", "AsyncStream", "Accumulator"]
+
 
 class Accumulator:
     """Folds stream events into a Response (text per choice, tool calls by index)."""

@@ -19,6 +19,21 @@ from typing import Any
 from .errors import ContextLengthError
 from .types import Message, TokenCount, Usage
 
+__all__ = [
+    "count",
+    "context_window",
+    "model_info",
+    "known_models",
+    "chat_models",
+    "cost",
+    "add_cost",
+    "check_fits",
+    "encoding",
+    "TOKENS_PER_MESSAGE",
+    "TOKENS_PER_NAME",
+    "REPLY_PRIMING",
+]
+
 # OpenAI's chat format adds a few tokens per message and primes the reply.
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_NAME = 1
@@ -34,6 +49,11 @@ def _table() -> dict[str, dict[str, Any]]:
 
 def known_models() -> list[str]:
     return list(_table())
+
+
+def chat_models() -> list[str]:
+    """The known models that chat (they have an output limit; embedding models have none)."""
+    return [name for name, info in _table().items() if info.get("max_output")]
 
 
 @functools.lru_cache(maxsize=256)

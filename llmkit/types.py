@@ -13,6 +13,28 @@ from typing import Any, Literal
 
 from .errors import InvalidOptionError, MalformedResponseError
 
+__all__ = [
+    "Message",
+    "ToolCall",
+    "ToolCallDelta",
+    "Response",
+    "Usage",
+    "StreamEvent",
+    "Capabilities",
+    "Embeddings",
+    "Logprobs",
+    "TokenLogprob",
+    "TokenCount",
+    "system",
+    "user",
+    "assistant",
+    "tool_result",
+    "to_messages",
+    "cosine",
+    "Role",
+    "ROLES",
+]
+
 Role = Literal["system", "user", "assistant", "tool"]
 ROLES = ("system", "user", "assistant", "tool")
 

@@ -34,3 +34,20 @@ def test_public_names():
                  "system", "user", "assistant", "tool", "tool_result", "Tool", "LLMKitError", "RateLimitError"):
         assert hasattr(llmkit, name), name
     assert set(llmkit.__all__) <= set(dir(llmkit))
+
+
+def test_every_module_declares_its_public_names():
+    """An explicit surface: each module and package says what it exports (`__all__`),
+    and every name it lists exists."""
+    import importlib
+    import pkgutil
+
+    import llmkit
+
+    for info in pkgutil.walk_packages(llmkit.__path__, "llmkit."):
+        if info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        assert hasattr(module, "__all__"), f"{info.name} has no __all__"
+        missing = [name for name in module.__all__ if not hasattr(module, name)]
+        assert not missing, f"{info.name}.__all__ names {missing}, which it does not define"

@@ -18,10 +18,14 @@ from ..errors import InvalidOptionError, MissingCapabilityError
 from ..options import suggest
 from ..types import Capabilities, Embeddings, Logprobs, Message, Response, StreamEvent, TokenCount
 
+__all__ = ["Backend"]
+
 
 class Backend:
-    provider: ClassVar[str] = ""
-    capabilities: ClassVar[Capabilities] = Capabilities()
+    # per class, and per instance where they differ (a configured provider's own name;
+    # an hf model whose tokenizer can fill in the middle)
+    provider: str = ""
+    capabilities: Capabilities = Capabilities()
     # generation options understood by chat/stream (complete may add its own)
     options: ClassVar[frozenset[str]] = frozenset()
     complete_options: ClassVar[frozenset[str]] = frozenset()
@@ -103,11 +107,10 @@ class Backend:
         self, messages: list[Message], options: dict[str, Any]
     ) -> AsyncIterator[StreamEvent]:
         iterator = self.stream(messages, options)
-        done = object()
         try:
             while True:
-                event = await asyncio.to_thread(next, iterator, done)
-                if event is done:
+                event = await asyncio.to_thread(next, iterator, None)  # a stream never yields None
+                if event is None:
                     return
                 yield event
         finally:  # left early (break, cancel): stop the sync generator's work too

@@ -34,6 +34,8 @@ if TYPE_CHECKING:  # torch and transformers load with the first model, not with 
     from ..cache import Lease
     from .hf_engine import HFEngine
 
+__all__ = ["HFBackend"]
+
 
 class HFBackend(LocalBackend):
     provider = "hf"

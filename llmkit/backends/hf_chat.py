@@ -17,6 +17,8 @@ from typing import Any
 from ..errors import InvalidOptionError
 from ..types import Message
 
+__all__ = ["ChatFormatter", "FALLBACK_TEMPLATE", "FALLBACK_STOP", "merge_system"]
+
 # Documented fallback for models without a chat template (see README, "Local Hugging Face models").
 FALLBACK_TEMPLATE = (
     "{% for message in messages %}"

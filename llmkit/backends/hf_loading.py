@@ -28,7 +28,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,18 @@ from .. import config
 from ..atomic import write_text_atomic
 from ..cache import Lease, SharedCache, on_clear
 from ..errors import CheckpointError, ConfigurationError, InvalidOptionError, UnknownModelError
+
+__all__ = [
+    "MODELS",
+    "LoadedModel",
+    "acquire",
+    "classify",
+    "pick_device",
+    "pick_dtype",
+    "file_hash",
+    "cache_root",
+    "DTYPES",
+]
 
 MODELS: SharedCache[tuple, LoadedModel] = SharedCache("hf models", keep=1)
 _hashes: dict[tuple[str, int, int, int], str] = {}  # (path, size, mtime_ns, inode) -> sha256
@@ -79,7 +91,8 @@ def pick_device(setting: str | None) -> torch.device:
         raise InvalidOptionError(
             f"device={setting!r} is not a torch device", hint="Use 'cpu', 'cuda', 'cuda:1', 'mps' or 'auto'."
         ) from None
-    available = {"cuda": torch.cuda.is_available, "mps": torch.backends.mps.is_available}.get(device.type)
+    checks: dict[str, Callable[[], bool]] = {"cuda": torch.cuda.is_available, "mps": torch.backends.mps.is_available}
+    available = checks.get(device.type)
     if available is not None and not available():
         raise ConfigurationError(
             f"device={setting!r} was asked for, but this torch cannot use {device.type} here",
@@ -232,20 +245,20 @@ def _hub_error(repo: str, revision: str | None, offline: bool, exc: Exception) -
     from huggingface_hub import errors as hub_errors
 
     model = f"hf:{repo}"
-    exc = _hub_cause(exc, hub_errors)
-    if isinstance(exc, hub_errors.RevisionNotFoundError):
+    cause = _hub_cause(exc, hub_errors)
+    if isinstance(cause, hub_errors.RevisionNotFoundError):
         return CheckpointError(
             f"{repo} has no revision {revision!r} on the Hugging Face hub",
             hint="Check the branch, tag or commit (revision=...), or leave it out for the default branch.",
             model=model,
         )
-    if isinstance(exc, hub_errors.GatedRepoError):
+    if isinstance(cause, hub_errors.GatedRepoError):
         return CheckpointError(
             f"{repo} is a gated repository on the Hugging Face hub",
             hint="Accept its licence on huggingface.co and log in (hf auth login), or use a local copy.",
             model=model,
         )
-    if isinstance(exc, hub_errors.RepositoryNotFoundError):
+    if isinstance(cause, hub_errors.RepositoryNotFoundError):
         return CheckpointError(
             f"no model {repo!r} on the Hugging Face hub",
             hint="Check the id (org/name), or pass a local directory or .gguf file: hf:/path/to/model.",
@@ -261,7 +274,7 @@ def _hub_error(repo: str, revision: str | None, offline: bool, exc: Exception) -
             model=model,
         )
     return CheckpointError(
-        f"could not load {repo} from the local cache: {type(exc).__name__}: {_first_line(exc)}",
+        f"could not load {repo} from the local cache: {type(cause).__name__}: {_first_line(cause)}",
         hint="The cached files may be incomplete: download them again, or use a local directory.",
         model=model,
     )
@@ -434,6 +447,7 @@ def _quiet_transformers() -> Iterator[None]:
 def _gguf_bar(show: bool) -> Iterator[None]:
     """transformers dequantises under a plain tqdm bar that its progress-bar switch does not
     reach; off a terminal it would only fill logs, so it is silenced there."""
+    module: Any
     try:
         from transformers import modeling_gguf_pytorch_utils as module
     except ImportError:  # moved in some transformers version: its bar just shows

@@ -19,6 +19,8 @@ from ..generation import stream_ending
 from ..types import Capabilities, Message, Response, StreamEvent, TokenCount
 from .local import LocalBackend
 
+__all__ = ["MiniBackend", "ENGINES", "SHIPPED", "acquire_engine", "checkpoint_path", "render_prompt"]
+
 SHIPPED = Path(__file__).resolve().parent.parent / "mini" / "weights"
 ENGINES: SharedCache[tuple[str, int | None], Any] = SharedCache("mini engines", keep=1)
 

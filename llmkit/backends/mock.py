@@ -24,6 +24,8 @@ from ..options import stop_list
 from ..types import Capabilities, Embeddings, Message, Response, StreamEvent, TokenCount, ToolCall, ToolCallDelta, Usage
 from .base import Backend
 
+__all__ = ["MockBackend"]
+
 _WORDS = re.compile(r"\S+\s*|\s+")
 
 

@@ -36,6 +36,8 @@ from .base import Backend
 from .openai_errors import map_error
 from .openai_wire import response_format_param, tool_choice_param, tool_param
 
+__all__ = ["OpenAIBackend", "SDK_CLIENTS", "OFFICIAL_HOST", "EMBED_MAX_INPUTS", "EMBED_MAX_BYTES"]
+
 OFFICIAL_HOST = "api.openai.com"
 _REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
 EMBED_MAX_INPUTS = 2048  # OpenAI's limits per /embeddings request

@@ -9,6 +9,8 @@ from typing import Any
 
 from .. import errors as E
 
+__all__ = ["map_error", "retry_after"]
+
 # error codes that decide the class whatever the status says
 _BY_CODE: dict[str, type[E.LLMKitError]] = {
     "context_length_exceeded": E.ContextLengthError,

@@ -1,5 +1,6 @@
-"""The `llmkit` command. Each subcommand lives in its own small module and is imported
-only when it runs, so `llmkit --help` stays fast (no torch, transformers or openai)."""
+"""The `llmkit` command (internal: the public API is the llmkit package). Each
+subcommand lives in its own small module and is imported only when it runs, so
+`llmkit --help` stays fast (no torch, transformers or openai)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import argparse
 import importlib
 import os
 import sys
+
+__all__ = ["main", "build_parser", "COMMANDS"]
 
 # subcommand -> (module, one-line help)
 COMMANDS = {

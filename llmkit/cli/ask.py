@@ -11,6 +11,16 @@ import json
 import sys
 from typing import Any
 
+__all__ = [
+    "add_arguments",
+    "run",
+    "add_model_options",
+    "add_conversation_options",
+    "client_kwargs",
+    "open_history",
+    "resume",
+]
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("prompt", nargs="*", help="the question (stdin is appended when piped)")

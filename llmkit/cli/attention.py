@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+__all__ = ["add_arguments", "run"]
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("text", help='the text to look at, e.g. "The cat sat on the mat"')

@@ -6,6 +6,8 @@ import argparse
 
 from llmkit.cli.ask import add_conversation_options, add_model_options
 
+__all__ = ["add_arguments", "run"]
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-m", "--model", help="model id (default: see `llmkit models`); /model switches mid-chat")

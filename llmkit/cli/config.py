@@ -20,6 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+__all__ = ["add_arguments", "run", "show", "set_value", "remove_value", "write", "SETTABLE"]
+
 SETTABLE = {"default_model": "the model used when none is given (an id or an alias)"}
 _HEADER = re.compile(r"^\s*\[")
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -197,7 +199,7 @@ def _loads(text: str, path: Path) -> dict[str, Any]:
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+        import tomli as tomllib  # type: ignore[no-redef, unused-ignore]
     from llmkit.errors import ConfigurationError
 
     try:

@@ -7,6 +7,8 @@ from typing import Any
 
 from llmkit.errors import ConfigurationError
 
+__all__ = ["render_terminal", "write_png"]
+
 _SHADES = " ░▒▓█"
 
 

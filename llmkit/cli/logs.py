@@ -13,6 +13,8 @@ import json
 import sys
 from typing import Any
 
+__all__ = ["add_arguments", "run"]
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--query", help="full-text search: exchanges containing all these words")

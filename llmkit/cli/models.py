@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
+
+__all__ = ["add_arguments", "run", "local_models", "model_candidates"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -15,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
     from llmkit.errors import redact_url
 
     cfg = config.load()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, source in sorted(registry.providers().items()):
         resolved = registry.resolve(name)
         try:
@@ -34,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for row in rows:
         where = f" -> {row['base_url']}" if row["base_url"] else ""
-        caps = ", ".join(row["capabilities"]) or row["note"]
-        print(f"{row['provider']:<10} {row['source']:<8}{where}  [{caps}]")
+        shown = ", ".join(row["capabilities"]) or row["note"]
+        print(f"{row['provider']:<10} {row['source']:<8}{where}  [{shown}]")
     for m in local:
         print(f"local      {m['id']}  ({m['note']})  [{', '.join(m['capabilities'])}]")
     for alias, target in sorted(cfg.aliases.items()):
@@ -84,6 +87,6 @@ def model_candidates() -> list[str]:
     cfg = config.load()
     ids = sorted(cfg.aliases)
     ids += [m["id"] for m in local_models()]
-    ids += [f"openai:{name}" for name, info in sorted(tokens._table().items()) if info.get("max_output")]
+    ids += [f"openai:{name}" for name in sorted(tokens.chat_models())]
     ids += [f"{name}:" for name in sorted(registry.providers()) if name not in ("mini",)]
     return list(dict.fromkeys(ids))  # in order, once each

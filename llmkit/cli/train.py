@@ -10,6 +10,8 @@ import argparse
 import os
 import sys
 
+__all__ = ["add_arguments", "run"]
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from llmkit.mini.train_config import add_flags

@@ -10,7 +10,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,7 +185,7 @@ class Conversation:
         return turn
 
     def _exchange(self, turn: Turn, options: dict[str, Any], stream: bool,
-                  replaces: Turn | None = None) -> Iterator[StreamEvent]:  # fmt: skip
+                  replaces: Turn | None = None) -> Generator[StreamEvent, None, None]:  # fmt: skip
         """The one way a turn is sent: yields the reply's events, then records the turn
         (also when the consumer stops early or Ctrl-C arrives, if part of it came)."""
         client, opts = self.client, {**self.options, **options}

@@ -8,19 +8,23 @@ positions included), so the maps are exactly what the model used.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
 from llmkit.mini.model import GPT, apply_rope
 
+__all__ = ["attention_maps"]
+
 
 @torch.inference_mode()
 def attention_maps(model: GPT, ids: list[int]) -> torch.Tensor:
     """(n_layer, n_head, T, T) attention weights for the token ids (rows: queries)."""
-    captured: list[tuple[torch.nn.Module, torch.Tensor, torch.Tensor, torch.Tensor]] = []
+    captured: list[tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor]] = []
+    blocks: list[Any] = list(model.blocks)
     hooks = [
         block.attn.register_forward_pre_hook(lambda mod, args: captured.append((mod, args[0], args[1], args[2])))
-        for block in model.blocks
+        for block in blocks
     ]
     try:
         model(torch.tensor([ids], dtype=torch.long))

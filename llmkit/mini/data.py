@@ -111,7 +111,7 @@ class TrainData:
 def eval_windows(stream: list[int], block_size: int, max_windows: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Non-overlapping (x, y) windows over a validation stream, in order (deterministic)."""
     data = torch.tensor(stream, dtype=torch.long)
-    windows = []
+    windows: list[tuple[torch.Tensor, torch.Tensor]] = []
     start = 0
     while start < len(data) - 1 and len(windows) < max_windows:
         chunk = data[start:start + block_size + 1]

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from llmkit.mini.corpus import Document
 
+__all__ = ["Scores", "score_documents", "compressor_bits"]
+
 
 @dataclass
 class Scores:

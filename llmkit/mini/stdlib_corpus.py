@@ -12,6 +12,8 @@ import fnmatch
 import sysconfig
 from pathlib import Path
 
+__all__ = ["stdlib_files", "stdlib_dir"]
+
 EXCLUDE_DIRS = {"site-packages", "dist-packages", "test", "tests", "idle_test", "__pycache__", "__phello__"}
 EXCLUDE_FILES = [
     "encodings/cp*.py", "encodings/mac_*.py", "encodings/iso8859_*.py", "encodings/koi8_*.py",

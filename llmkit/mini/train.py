@@ -204,7 +204,11 @@ class Trainer:
         self.corpus = read_corpus(corpus_paths)
         self.train_docs, val_docs = split_documents(self.corpus.documents, config.val_fraction, config.seed)
         self.state: dict[str, Any] = {"step": 0, "tokens_seen": 0, "elapsed": 0.0, "history": []}
-        optimizer_state = self._resume() if resume else self._start(overwrite)
+        optimizer_state = None
+        if resume:
+            optimizer_state = self._resume()
+        else:
+            self._start(overwrite)
         # A step's batch is world_size x grad_accum micro-batches (rank r takes the r-th
         # grad_accum of them): the data stream's pass length counts all of them.
         block = self.model.config.block_size
@@ -350,7 +354,8 @@ class Trainer:
         x, y = rank_batch(self.data, self.step_number, ddp.rank * c.grad_accum + micro)
         x, y = x.to(ddp.device), y.to(ddp.device)
         sync = micro == c.grad_accum - 1  # gradients are all-reduced once per step, on the last micro-batch
-        with contextlib.nullcontext() if sync else self.stepper.no_sync():
+        stepper: Any = self.stepper  # DistributedDataParallel here
+        with contextlib.nullcontext() if sync else stepper.no_sync():
             _, loss = self.stepper(x, y)
             (loss / c.grad_accum).backward()
         return loss.item(), x.numel()
@@ -363,7 +368,7 @@ class Trainer:
         if self.has_val and (info.step % c.eval_every == 0 or finished):
             val = self.last_val = self.evaluate()
             self.state["history"].append({"step": info.step, **val})
-            info = dataclasses.replace(info, **val)
+            info = dataclasses.replace(info, val_loss=val["val_loss"], val_bpb=val["val_bpb"])
         self.display.update(info.step, info.loss, info.lr, val)
         if self.on_step is not None and self.ddp.is_main:
             self.on_step(info)

@@ -22,6 +22,8 @@ from . import commands
 from .attach import format_attachment
 from .render import Renderer, shorten
 
+__all__ = ["ChatApp", "describe_resume"]
+
 log = logging.getLogger("llmkit")
 Sender = Callable[[Callable[[str], None], bool], Turn]  # (on_text, truncate) -> the answered turn
 
@@ -136,7 +138,7 @@ class ChatApp:
             reply.finish(None)
             self.out.info("cancelled before the reply began; /retry sends the message again")
         except ReplyInterruptedError as exc:  # part of the reply arrived and is kept
-            reply.finish(exc.turn)  # type: ignore[arg-type]
+            reply.finish(exc.turn)
             self.out.error(exc)
         except LLMKitError as exc:
             reply.finish(None)

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .commands import Command
 
+__all__ = ["make_reader", "PlainReader", "TerminalReader", "completer", "history_path", "MULTILINE_FENCE"]
+
 MULTILINE_FENCE = '"""'
 
 
@@ -77,7 +79,7 @@ class TerminalReader:
         path = history_path()
         path.parent.mkdir(parents=True, exist_ok=True)
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))  # prompts are private
-        self.session = PromptSession(
+        self.session: Any = PromptSession(
             history=FileHistory(str(path)),
             key_bindings=bindings,
             auto_suggest=AutoSuggestFromHistory(),

@@ -13,6 +13,8 @@ import io
 import time
 from typing import Any
 
+__all__ = ["MarkdownStream"]
+
 MIN_INTERVAL = 0.05  # seconds between redraws (20 per second)
 
 

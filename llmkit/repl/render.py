@@ -3,10 +3,15 @@ when stdout is not a terminal), a footer after each turn, and one-line messages.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..conversation import Turn
 from ..errors import LLMKitError
+
+if TYPE_CHECKING:
+    from .mdstream import MarkdownStream
+
+__all__ = ["Renderer", "footer_text", "one_line", "shorten"]
 
 
 class Renderer:
@@ -72,7 +77,7 @@ class Renderer:
 class _RichReply:
     def __init__(self, renderer: Renderer) -> None:
         self.renderer = renderer
-        self.stream = None
+        self.stream: MarkdownStream | None = None
 
     def write(self, delta: str) -> None:
         if self.stream is None:

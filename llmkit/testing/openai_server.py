@@ -26,6 +26,8 @@ from typing import Any
 
 from ..backends.fake_embeddings import trigram_vector
 
+__all__ = ["OpenAICompatibleServer", "Reply", "main"]
+
 
 @dataclass
 class Reply:
@@ -70,7 +72,7 @@ class OpenAICompatibleServer:
     @property
     def base_url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://{host!s}:{port}/v1"
 
     def script(self, *replies: Reply) -> None:
         """Queue replies for the next requests, in order."""

