@@ -1,8 +1,9 @@
 """llmkit: one interface over every kind of language model.
 
-    import llmkit
-    client = llmkit.Client("openai:gpt-4o-mini")
-    print(client.chat("Hello").text)
+    >>> import llmkit
+    >>> client = llmkit.Client("mock:echo")   # or "openai:gpt-4o-mini", "hf:ORG/NAME", "mini"
+    >>> client.chat("Hello").text
+    'Hello'
 
 Everything here is imported lazily, so `import llmkit` stays fast and pulls in none
 of torch, transformers, openai or rich.

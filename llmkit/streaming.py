@@ -1,9 +1,12 @@
 """Stream wrappers: iterate events as they arrive, get the whole Response at the end.
 
-    with client.stream("Hello") as s:
-        for event in s:
-            print(event.text, end="")
-    s.response.usage
+    >>> import llmkit
+    >>> with llmkit.Client("mock:echo").stream("Hello there") as s:
+    ...     for event in s:
+    ...         print(event.text, end="|" if event.text else "")
+    Hello |there|
+    >>> s.response.text, s.response.finish_reason, s.response.usage.output_tokens
+    ('Hello there', 'stop', 2)
 
 Breaking out of the loop (or `close()`) cancels the request: the backend's generator
 is closed, which closes the HTTP response or stops local generation.

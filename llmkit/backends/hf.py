@@ -1,7 +1,10 @@
 """Local Hugging Face models in-process: `hf:org/name`, `hf:/path/to/dir`, `hf:/path/to/file.gguf`.
 
-    client = llmkit.Client("hf:/models/SmolLM2-135M-Instruct.Q4_1.gguf", threads=1)
-    client.chat("What is the capital of France?", max_tokens=20, temperature=0).text
+    >>> client = llmkit.Client("hf:/models/SmolLM2-135M-Instruct.Q4_1.gguf", threads=1)  # doctest: +SKIP
+    >>> client.chat("What is the capital of France?", max_tokens=20).text  # doctest: +SKIP
+    'The capital of France is Paris.'
+
+(Skipped here: it needs the model file; tests/hf/test_hf_e2e.py runs exactly this.)
 
 Loading (hub, directory, GGUF with a cached safetensors conversion) is in hf_loading,
 chat templates in hf_chat, the engine (generation with batching, stop strings and
@@ -10,11 +13,9 @@ hf_scoring; what it shares with the bundled model's backend is in `local`. This 
 is imported only when an `hf:` id is used, so torch and transformers load then, never
 on `import llmkit`.
 
-Beyond the Backend contract it offers batched generation, several prompts padded on
-the left and generated together (higher throughput than one after another):
-
-    backend.chat_batch([[user("Hi")], [user("2+2?")]], {"max_tokens": 20})  -> list[Response]
-    backend.complete_batch(["The cat", "Once upon"], {"max_tokens": 20})   -> list[Response]
+`client.chat_batch([...])` and `client.complete_batch([...])` generate several prompts
+together here (left-padded batches of `batch_size`): higher throughput than one after
+another, and the same greedy output.
 """
 
 from __future__ import annotations

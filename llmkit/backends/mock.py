@@ -1,8 +1,13 @@
 """A scripted backend for tests, demos and plugin authors.
 
-    client = llmkit.Client("mock", responses=["Hello!", llmkit.ToolCall("1", "add", '{"a": 1}')])
-    client = llmkit.Client("mock", responses=lambda messages, options: messages[-1].text.upper())
-    client = llmkit.Client("mock:echo")      # answers with the last user message
+    >>> import llmkit
+    >>> client = llmkit.Client("mock", responses=["Hello!", llmkit.ToolCall("1", "add", '{"a": 1}')])
+    >>> client.chat("Hi").text, client.chat("Add one").tool_calls[0].args
+    ('Hello!', {'a': 1})
+    >>> llmkit.Client("mock", responses=lambda messages, options: messages[-1].text.upper()).chat("hi").text
+    'HI'
+    >>> llmkit.Client("mock:echo").chat("echoed back").text   # answers with the last user message
+    'echoed back'
 
 Each item of `responses` is used for one call, in order: a string, a Response, a
 ToolCall or list of ToolCalls, a dict of Response fields, or an exception to raise

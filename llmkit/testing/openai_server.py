@@ -4,9 +4,14 @@ It speaks the real protocol over a real socket (HTTP/1.1 keep-alive, chunked SSE
 streams), so code under test runs the whole network path. By default it echoes; tests
 script exact replies, failures, dropped connections and delays:
 
-    with OpenAICompatibleServer() as server:
-        server.script(Reply(status=429, headers={"retry-after": "0"}), Reply(text="Hi"))
-        client = llmkit.Client("openai:test", base_url=server.base_url)
+    >>> import llmkit
+    >>> with OpenAICompatibleServer() as server:
+    ...     server.script(Reply(status=429, headers={"retry-after": "0"}), Reply(text="Hi"))
+    ...     client = llmkit.Client("openai:test", base_url=server.base_url)
+    ...     client.chat("Hello").text            # the 429 was retried
+    ...     [r["path"] for r in server.requests]
+    'Hi'
+    ['/v1/chat/completions', '/v1/chat/completions']
 
 Run standalone: `python -m llmkit.testing.openai_server --port 8000`.
 """
