@@ -1,13 +1,19 @@
-"""Writing a file so that readers see the old version or the new one, never half of one."""
+"""Writing files and directories so that readers see the old version or the new one,
+never half of one (config edits, /save, checkpoints, converted GGUF models)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["write_text_atomic"]
+__all__ = ["write_text_atomic", "temporary_dir", "replace_dir", "fsync_files"]
+
+STALE_AFTER = 3600  # seconds: a temporary directory this old was left by a killed writer
 
 
 def write_text_atomic(path: Path, text: str, check: Callable[[Path], object] | None = None) -> None:
@@ -26,3 +32,49 @@ def write_text_atomic(path: Path, text: str, check: Callable[[Path], object] | N
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def temporary_dir(target: Path) -> Iterator[Path]:
+    """A new empty sibling directory of `target` to fill, then hand to `replace_dir`.
+    It is removed when the block ends (also on an error or Ctrl-C) unless it was moved;
+    temporaries of writers killed an hour or more ago are swept first."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    prefix = f".{target.name}.tmp-"
+    for stale in target.parent.glob(f"{_glob_escape(prefix)}*"):
+        with contextlib.suppress(OSError):
+            if stale.is_dir() and time.time() - stale.stat().st_mtime > STALE_AFTER:
+                shutil.rmtree(stale)
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def replace_dir(new: Path, target: Path) -> None:
+    """Move directory `new` to `target`. An old `target` is renamed aside (`<target>.old`)
+    first, then removed: directories cannot be swapped with one rename, so a crash
+    between the two renames leaves a complete `<target>.old` and no target (readers can
+    point that out, as checkpoint loading does)."""
+    backup = target.with_name(target.name + ".old")
+    if target.exists():
+        if backup.exists():
+            shutil.rmtree(backup)
+        os.replace(target, backup)
+    os.replace(new, target)
+    if backup.exists():
+        shutil.rmtree(backup, ignore_errors=True)
+
+
+def fsync_files(directory: Path) -> None:
+    """Flush a directory's files to disk: a rename is atomic, but without this a power
+    cut could still leave empty files behind it."""
+    for p in directory.iterdir():
+        if p.is_file():
+            with open(p, "rb") as f:
+                os.fsync(f.fileno())
+
+
+def _glob_escape(text: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)

@@ -23,11 +23,8 @@ import functools
 import hashlib
 import json
 import os
-import shutil
 import sys
-import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +33,7 @@ from typing import Any
 import torch
 
 from .. import config
-from ..atomic import write_text_atomic
+from ..atomic import replace_dir, temporary_dir, write_text_atomic
 from ..cache import Lease, SharedCache, on_clear
 from ..errors import CheckpointError, ConfigurationError, InvalidOptionError, UnknownModelError
 
@@ -384,25 +381,12 @@ def _convert_gguf(file: Path, target: Path) -> None:
 
 def _save_atomically(target: Path, model: Any, tokenizer: Any, source: dict[str, Any]) -> None:
     """Write into a temporary sibling directory, then rename: readers see all or nothing."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for stale in target.parent.glob(".*-*"):  # left by a killed conversion an hour or more ago
-        with contextlib.suppress(OSError):
-            if stale.is_dir() and time.time() - stale.stat().st_mtime > 3600:
-                shutil.rmtree(stale)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
+    with temporary_dir(target) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         _write_source_note(tmp, source)
-        if target.exists() and not (target / "config.json").is_file():
-            shutil.rmtree(target, ignore_errors=True)  # an incomplete entry from elsewhere: replace it
-        try:
-            os.replace(tmp, target)
-        except OSError:
-            if not (target / "config.json").is_file():  # not another process's finished copy: a real failure
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not (target / "config.json").is_file():  # else another process finished the same copy first
+            replace_dir(tmp, target)  # an incomplete entry left from elsewhere is replaced
 
 
 def _write_source_note(directory: Path, source: dict[str, Any]) -> None:

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +21,7 @@ from typing import Any
 
 import torch
 
+from llmkit.atomic import fsync_files, replace_dir, temporary_dir
 from llmkit.errors import CheckpointError
 from llmkit.mini.model import GPT, GPTConfig
 from llmkit.mini.tokenizer import MiniTokenizer
@@ -65,9 +64,7 @@ def save_checkpoint(path: str | os.PathLike[str], model: GPT, tokenizer: MiniTok
     if dtype not in _DTYPES:
         raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
-    try:
+    with temporary_dir(path) as tmp:
         state = {k: v.detach().to("cpu", _DTYPES[dtype]).contiguous()
                  for k, v in model.state_dict().items() if k not in _TIED_KEYS}
         save_file(state, str(tmp / WEIGHTS), metadata={"format": "pt", "llmkit_mini": str(FORMAT_VERSION)})
@@ -81,36 +78,9 @@ def save_checkpoint(path: str | os.PathLike[str], model: GPT, tokenizer: MiniTok
         tokenizer.save(tmp / TOKENIZER)
         if extra is not None:
             extra(tmp)
-        _fsync_dir_files(tmp)
-        _replace_dir(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        fsync_files(tmp)
+        replace_dir(tmp, path)
     return path
-
-
-def _fsync_dir_files(directory: Path) -> None:
-    # Rename is atomic, but without fsync a power cut could still leave empty files.
-    for p in directory.iterdir():
-        if p.is_file():
-            with open(p, "rb") as f:
-                os.fsync(f.fileno())
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    """Move `new` to `target`; an old `target` is renamed aside first, then removed.
-
-    Directories cannot be swapped atomically with one rename, so a crash between the two
-    renames leaves `<target>.old` (complete) and no target: `load_checkpoint` says so.
-    """
-    backup = target.with_name(target.name + ".old")
-    if target.exists():
-        if backup.exists():
-            shutil.rmtree(backup)
-        os.replace(target, backup)
-    os.replace(new, target)
-    if backup.exists():
-        shutil.rmtree(backup, ignore_errors=True)
 
 
 def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
