@@ -57,3 +57,25 @@ def test_custom_backend():
     assert "refused:  InvalidOptionError - unknown option 'temperature'" in out
     assert "refused:  MissingCapabilityError - shout:!!! does not support completion" in out
     assert "refused:  ContextLengthError - the prompt has 60 tokens" in out
+
+
+def test_conversation():
+    out = run_example("conversation.py")
+    assert "1. 'What is the capital of France?' (7 tokens from mock:echo)" in out
+    assert "2. And of Norway?\n" in out
+    assert "3. streamed in 3 pieces: 'And of Peru?'" in out
+    assert "after undo: 2 turns; the next message goes with 5 messages" in out
+    assert "loaded 2 turns from chat.md; system prompt: 'Answer in one short sentence.'" in out
+    assert "continued: 'Thanks!'" in out
+
+
+def test_conversation_against_a_real_openai_compatible_server(server):
+    out = run_example("conversation.py", "--model", "openai:test-model", "--base-url", server.base_url)
+    assert "1. 'Echo: What is the capital of France?'" in out and "continued: 'Echo: Thanks!'" in out
+    sent = server.requests[-1]["body"]["messages"]
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "user", "assistant", "user"]
+
+
+def test_conversation_with_a_local_model():
+    out = run_example("conversation.py", "--model", "mini")
+    assert "loaded 2 turns from chat.md" in out and "continued: '" in out
