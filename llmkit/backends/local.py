@@ -19,6 +19,7 @@ into `Response`s.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from ..cache import Lease
@@ -37,6 +38,7 @@ class LocalBackend(Backend):
         super().__init__(model, **settings)
         self._lease: Lease[Any] | None = None
         self._engine: Any = None
+        self._opening = threading.Lock()
 
     def _open(self) -> tuple[Lease[Any], Any]:
         raise NotImplementedError
@@ -45,8 +47,10 @@ class LocalBackend(Backend):
     def engine(self) -> Any:
         """The engine; leased again if this backend was closed."""
         if self._engine is None:
-            lease, self._engine = self._open()
-            self._lease = lease.release_with(self)
+            with self._opening:  # two threads using a closed client lease the model once
+                if self._engine is None:
+                    lease, self._engine = self._open()
+                    self._lease = lease.release_with(self)
         return self._engine
 
     def close(self) -> None:

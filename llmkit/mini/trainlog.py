@@ -10,10 +10,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from llmkit.cache import on_clear
+
 __all__ = ["TrainDisplay", "plot_loss_curve"]
 
 log = logging.getLogger("llmkit.mini.train")
-_noted_no_matplotlib = False
+_noted: set[str] = set()  # notes given once per process
+on_clear(_noted.clear)
 
 
 class TrainDisplay:
@@ -74,11 +77,10 @@ def plot_loss_curve(history: list[dict[str, float]], path: Path) -> bool:
         matplotlib.use("Agg")  # no display needed
         import matplotlib.pyplot as plt
     except ImportError:
-        global _noted_no_matplotlib
-        if not _noted_no_matplotlib:  # once per process, not at every checkpoint
+        if not _noted:  # once per process (until llmkit.clear_caches()), not at every checkpoint
             log.info("matplotlib is not installed: skipping the loss-curve PNG "
                      "(the numbers are in trainer_state.json)")
-            _noted_no_matplotlib = True
+            _noted.add("matplotlib")
         return False
     train = [(h["step"], h["loss"]) for h in history if "loss" in h]
     val = [(h["step"], h["val_loss"]) for h in history if "val_loss" in h]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import llmkit
 from llmkit.errors import CheckpointError, ConfigurationError
 from llmkit.mini.checkpoint import load_checkpoint
 from llmkit.mini.corpus import Document
@@ -157,7 +158,7 @@ def test_loss_curve_png_or_note(tmp_path: Path, caplog: pytest.LogCaptureFixture
     import llmkit.mini.trainlog as trainlog
 
     history = [{"step": 1, "loss": 3.0}, {"step": 2, "loss": 2.5}, {"step": 2, "val_loss": 2.7}]
-    trainlog._noted_no_matplotlib = False
+    llmkit.clear_caches()  # the "no matplotlib" note is given once per process: start afresh
     with caplog.at_level("INFO", logger="llmkit.mini.train"):
         written = trainlog.plot_loss_curve(history, tmp_path / "loss.png")
     if importlib.util.find_spec("matplotlib") is None:
