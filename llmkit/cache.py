@@ -57,18 +57,16 @@ class Lease(Generic[V]):
 
     __slots__ = ("value", "_cache", "_key", "_entry", "_released", "_finalizer", "__weakref__")
 
-    def __init__(self, cache: SharedCache[Any, V], key: Hashable, entry: _Entry[V]) -> None:
+    def __init__(self, cache: SharedCache[Any, V], key: Any, entry: _Entry[V]) -> None:
         self.value = entry.value
         self._cache, self._key, self._entry = cache, key, entry
         self._released = False
         self._finalizer: weakref.finalize | None = None
 
     def release(self) -> None:
-        if not self._released:
-            self._released = True
+        if self._cache._release(self):
             if self._finalizer is not None:
                 self._finalizer.detach()  # the registry must not keep the value alive any more
-            self._cache._release(self._key, self._entry)
 
     def release_with(self, owner: object) -> Lease[V]:
         """Release this lease when `owner` is garbage-collected (if not released before)."""
@@ -89,19 +87,42 @@ class SharedCache(Generic[K, V]):
         self._close = close
         self._entries: dict[K, _Entry[V]] = {}
         self._idle: OrderedDict[K, None] = OrderedDict()  # keys with no users, oldest first
+        self._building: dict[K, threading.Event] = {}
         self._lock = threading.RLock()
         _caches.add(self)
 
     def acquire(self, key: K, build: Callable[[], V]) -> Lease[V]:
-        """A lease on the value for `key`, building it (once, under the cache's lock:
-        two threads asking for one model load it once) when it is not there."""
+        """A lease on the value for `key`, building it when it is not there. Two threads
+        asking for one key build it once (the second waits); builds of other keys, and
+        releases, go on meanwhile: the lock is not held while a model loads."""
+        while True:
+            with self._lock:
+                entry = self._entries.get(key)
+                if entry is not None:
+                    return self._lease(key, entry)
+                building = self._building.get(key)
+                if building is None:
+                    building = self._building[key] = threading.Event()
+                    break
+            building.wait()  # another thread builds it: take its value (or build, if it failed)
+        try:
+            value = build()
+        except BaseException:
+            with self._lock:
+                del self._building[key]
+            building.set()
+            raise
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                entry = self._entries[key] = _Entry(build())
-            entry.users += 1
-            self._idle.pop(key, None)
-            return Lease(self, key, entry)
+            entry = self._entries[key] = _Entry(value)
+            del self._building[key]
+            lease = self._lease(key, entry)
+        building.set()
+        return lease
+
+    def _lease(self, key: K, entry: _Entry[V]) -> Lease[V]:
+        entry.users += 1
+        self._idle.pop(key, None)
+        return Lease(self, key, entry)
 
     def peek(self, key: K) -> V | None:
         """The cached value for `key`, if any, without holding it."""
@@ -109,19 +130,25 @@ class SharedCache(Generic[K, V]):
             entry = self._entries.get(key)
             return entry.value if entry is not None else None
 
-    def _release(self, key: K, entry: _Entry[V]) -> None:
+    def _release(self, lease: Lease[V]) -> bool:
+        """End `lease` (once: False when it had ended already)."""
         evicted: list[V] = []
         with self._lock:
+            if lease._released:
+                return False
+            lease._released = True
+            key, entry = lease._key, lease._entry
             if self._entries.get(key) is not entry:  # cleared meanwhile: nothing of ours to release
-                return
+                return True
             entry.users -= 1
             if entry.users > 0:
-                return
+                return True
             self._idle[key] = None
             while len(self._idle) > self.keep:
                 old, _ = self._idle.popitem(last=False)
                 evicted.append(self._entries.pop(old).value)
         self._closing(evicted)
+        return True
 
     def clear(self) -> None:
         """Drop every value: idle ones are closed; leased ones are forgotten (their users

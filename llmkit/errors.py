@@ -167,6 +167,9 @@ class LLMKitError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r})"
 
+    def _kind(self) -> str:
+        return type(self).__name__
+
     def __reduce__(self) -> tuple:
         # pickle (multiprocessing, DDP ranks) keeps every field, not only the message
         return _rebuild, (type(self), self.__dict__.copy())
@@ -175,7 +178,7 @@ class LLMKitError(Exception):
         """What happened, then what to do, on one line (for terminals and logs)."""
         text = self.message
         if self.status_code is not None:
-            text += f" ({type(self).__name__}, status {self.status_code})"
+            text += f" ({self._kind()}, status {self.status_code})"
         advice = self._advice()
         if advice:
             text += f" -> {advice}"
@@ -203,7 +206,7 @@ class ToolArgumentsError(LLMKitError, ValueError):
         self.problems = list(problems)
         super().__init__(
             f"invalid arguments for tool {tool!r}: " + "; ".join(self.problems),
-            hint="The model's call did not match the tool's parameters; an agent sends this back to it to retry.",
+            hint="Send this message back to the model as the tool's result, so that it can correct the call.",
         )
 
 
@@ -228,7 +231,11 @@ class ReplyInterruptedError(LLMKitError):
             model=error.model,
             retryable=False,  # output was shown: sending again is the user's call (/retry)
         )
+        self.tried = list(error.tried)
         self.__cause__ = error
+
+    def _kind(self) -> str:
+        return type(self.error).__name__
 
 
 # --- errors raised before anything is sent -------------------------------------------

@@ -20,8 +20,8 @@ before the function runs: what a model sends is data, never evaluated, and argum
 that do not fit raise `ToolArgumentsError` with a message fit to send back to the model.
 
 This module sits at the bottom of llmkit, beside `types`: backends map a `Tool` to their
-own wire shape (the OpenAI one lives in `backends/openai_wire.py`), and the agent loop
-calls it. pydantic is imported when the first tool is built, never on `import llmkit`.
+own wire shape (the OpenAI one lives in `backends/openai_wire.py`); whoever runs the
+model's calls (your loop, or an agent loop) calls `Tool.call`. pydantic is imported when the first tool is built, never on `import llmkit`.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ class Tool:
 
     `function` is None for a tool known only by its schema (an OpenAI tool dict, kept in
     `spec` and sent as given, "strict" and all): the model can still ask for it, and the
-    caller runs it. `requires_approval` asks an
-    agent loop to check with a person before each call.
+    caller runs it. `requires_approval` tells whoever runs the model's calls to ask a
+    person first; `call()` itself does not ask.
     """
 
     name: str

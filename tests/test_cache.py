@@ -3,6 +3,8 @@
 import gc
 import threading
 
+import pytest
+
 import llmkit
 from llmkit import cache
 from llmkit.cache import SharedCache
@@ -70,3 +72,54 @@ def test_clear_caches_resets_every_cache_and_memo(isolated_home):
     assert llmkit.Client("fast").model == "mock:echo"
     llmkit.clear_caches()
     assert c.stats() == {"live": 0, "idle": 0} and "test: global" in cache.stats()
+
+
+def test_a_slow_build_blocks_neither_other_keys_nor_releases():
+    c = SharedCache("test: slow build", keep=1)
+    started, finish = threading.Event(), threading.Event()
+
+    def slow():
+        started.set()
+        finish.wait(10)
+        return "slow"
+
+    worker = threading.Thread(target=lambda: c.acquire("slow", slow))
+    worker.start()
+    started.wait(10)
+    other = c.acquire("fast", lambda: "fast")  # does not wait for the slow load
+    other.release()
+    assert c.stats() == {"live": 0, "idle": 1}
+    finish.set()
+    worker.join(10)
+    assert c.peek("slow") == "slow"
+
+
+def test_a_failed_build_lets_the_next_caller_build():
+    c = SharedCache("test: failed build", keep=1)
+
+    def broken():
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        c.acquire("k", broken)
+    assert c.acquire("k", lambda: "second try").value == "second try"
+
+
+def test_releasing_from_two_threads_counts_once():
+    c = SharedCache("test: double release", keep=0)
+    keep_alive = c.acquire("k", object)
+    lease = c.acquire("k", object)
+    barrier = threading.Barrier(4)
+
+    def release():
+        barrier.wait()
+        lease.release()
+
+    threads = [threading.Thread(target=release) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert c.stats() == {"live": 1, "idle": 0}  # the other lease still holds it
+    keep_alive.release()
+    assert c.stats() == {"live": 0, "idle": 0}

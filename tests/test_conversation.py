@@ -198,3 +198,63 @@ def test_context_counts_what_the_next_request_needs():
     assert (info.tokens, info.window, info.reserve) == (6, 10, 2) and info.near and not info.over
     assert conv.context(conv.messages("d e f")).over
     assert Conversation(llmkit.Client("mock:echo")).context().window is None
+
+
+def test_a_failing_callback_still_records_what_arrived_before_the_caller_goes_on():
+    client = llmkit.Client("mock", responses=["first answer", "second answer"])
+    conv = Conversation(client, history=History())
+    conv.send("hi")
+
+    def broken_renderer(text):
+        raise ValueError("terminal gone")
+
+    with pytest.raises(ValueError):
+        conv.retry(on_text=broken_renderer)
+    assert [t.user.text for t in conv.turns] == ["hi"]  # replaced, not duplicated
+    assert conv.turns[0].text == "second " and conv.turns[0].interrupted
+    assert [(t.user.text, t.text) for t in History().turns(conv.cid)] == [("hi", "second ")]
+
+
+def test_a_stream_left_without_with_is_recorded_at_once_and_in_order():
+    conv = Conversation(llmkit.Client("mock:echo"), history=History())
+    s = conv.stream("first message here")
+    for _ in s:
+        break
+    conv.send("second")
+    assert [t.user.text for t in conv.turns] == ["first message here", "second"]
+    assert [t.user.text for t in History().turns(conv.cid)] == ["first message here", "second"]
+
+
+def test_leaving_after_the_last_piece_is_a_complete_reply():
+    conv = Conversation(llmkit.Client("mock:echo"))
+    with conv.stream("all of it") as s:
+        for event in s:
+            if event.finish_reason:
+                break  # the usage event never read
+    assert not s.turn.interrupted and s.turn.finish_reason == "stop" and s.turn.text == "all of it"
+
+
+def test_a_failed_history_write_is_not_hidden_by_ctrl_c():
+    client = llmkit.Client("mock:echo")
+    client.backend.stream = counting_stream([])
+    history = History()
+
+    def broken(*args, **kwargs):
+        raise llmkit.HistoryError("could not write the history: disk I/O error")
+
+    history.add_turn = broken
+    conv = Conversation(client, history=history)
+
+    def on_text(text):
+        raise KeyboardInterrupt
+
+    with pytest.raises(llmkit.HistoryError):
+        conv.send("count", on_text=on_text, catch_interrupt=True)
+    assert conv.turns[0].interrupted and conv.turns[0].text == "one "  # kept here all the same
+
+
+def test_an_interrupted_reply_error_says_what_broke_it():
+    cause = llmkit.ServerError("the server failed", status_code=500)
+    cause.tried = ["a", "b"]
+    err = llmkit.ReplyInterruptedError(cause, turn=None)
+    assert "(ServerError, status 500)" in err.one_line() and err.tried == ["a", "b"]

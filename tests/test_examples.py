@@ -78,4 +78,4 @@ def test_conversation_against_a_real_openai_compatible_server(server):
 
 def test_conversation_with_a_local_model():
     out = run_example("conversation.py", "--model", "mini")
-    assert "loaded 2 turns from chat.md" in out and "continued: '" in out
+    assert "loaded 2 turns from chat.md" in out and "\ncontinued: " in out  # sampled: any text

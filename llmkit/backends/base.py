@@ -5,6 +5,11 @@ stream of `StreamEvent`s, raising `llmkit.errors` classes. It declares what it c
 (`capabilities`), which generation options it understands (`options`) and which
 constructor settings it takes (`settings`). Retries, fallbacks, option validation and
 capability checks live in the Client, once, not in every backend.
+
+Options arrive validated, with None values dropped; `options["tools"]`, when given, is
+a list of `llmkit.tools.Tool` (the client turns functions and tool dicts into Tools), and
+`response_format` is what the caller passed ("json", a JSON-schema dict or a pydantic
+model class).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@
     >>> conv.undo().user.text, len(conv.turns)
     ('streamed in pieces', 1)
 
-`llmkit ask`, `llmkit chat` and the agent loop send through this object; give it a
+`llmkit ask` and `llmkit chat` send through this object; give it a
 `history` (`llmkit.logs.History()`) and every turn is recorded in SQLite as it ends.
 
     core.py    Conversation, ConversationStream, Cancelled, ContextInfo, open_client

@@ -1,12 +1,13 @@
 """Conversation: turns with one model, sent, streamed, retried, undone, saved.
 
-The one place that knows how a turn is sent: `llmkit ask`, `llmkit chat` and the agent
-loop all go through it. A reply that breaks off is never lost: what arrived is kept,
+The one place that knows how a turn is sent: `llmkit ask` and `llmkit chat` go through
+it (and an agent loop built on llmkit should too). A reply that breaks off is never lost: what arrived is kept,
 marked interrupted (and recorded in the history, when there is one).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import threading
 import time
@@ -177,11 +178,13 @@ class Conversation:
                 if event.text and on_text is not None:
                     on_text(event.text)
         except KeyboardInterrupt:
-            events.close()  # raised in on_text: the exchange keeps what arrived
+            events.close()  # raised in on_text: the exchange records what arrived, now
             if not catch_interrupt:
                 raise
             if turn.reply is None:
                 raise Cancelled() from None
+        finally:
+            events.close()  # whatever on_text raised: the turn is recorded before the caller goes on
         return turn
 
     def _exchange(self, turn: Turn, options: dict[str, Any], stream: bool,
@@ -223,15 +226,23 @@ class Conversation:
                 self.pending = turn.user.text
                 raise
             error = exc  # output already shown: keep it, then report
-        turn.interrupted = stopped is not None or error is not None
+        finished = response is not None and response.finish_reason is not None  # stopped after the end: complete
+        turn.interrupted = error is not None or (stopped is not None and not finished)
         self._finish(turn, response, messages, "".join(parts), started)
+        failed_write: LLMKitError | None = None
         try:
             self._commit(turn, replaces)
-        finally:  # a failed history write keeps the turn here; what broke the reply is said first
-            if error is not None:
-                raise ReplyInterruptedError(error, turn)
-            if isinstance(stopped, KeyboardInterrupt):
-                raise stopped
+        except LLMKitError as exc:  # the turn stays here; the caller hears of it
+            failed_write = exc
+        if error is not None:  # what broke the reply is said first
+            broken = ReplyInterruptedError(error, turn)
+            if failed_write is not None:
+                broken.hint += f" (The history could not record it either: {failed_write.message})"
+            raise broken
+        if failed_write is not None:
+            raise failed_write
+        if isinstance(stopped, KeyboardInterrupt):
+            raise stopped
         if response is not None and not (stream and client.capabilities.streaming):
             yield StreamEvent(text=response.text, finish_reason=response.finish_reason, usage=response.usage)
 
@@ -281,6 +292,9 @@ class Conversation:
         turn = Turn(user if isinstance(user, Message) else Message("user", user),
                     reply if isinstance(reply, Message) or reply is None else Message("assistant", reply),
                     **fields)  # fmt: skip
+        return self._add(turn)
+
+    def _add(self, turn: Turn) -> Turn:
         turn.model = turn.model or self.client.model
         if turn.reply is not None:
             self._commit(turn)
@@ -319,8 +333,7 @@ class Conversation:
         self.clear()
         self.system = system or None
         for turn in turns:
-            turn.number = 0
-            self.append(turn.user, turn.reply, model=turn.model, usage=turn.usage, interrupted=turn.interrupted)
+            self._add(dataclasses.replace(turn, number=0))
 
     # --- files -------------------------------------------------------------------------
 
@@ -353,10 +366,13 @@ class ConversationStream:
         self._parts: list[str] = []
 
     def __iter__(self) -> Iterator[StreamEvent]:
-        for event in self._events:
-            if event.text:
-                self._parts.append(event.text)
-            yield event
+        try:
+            for event in self._events:
+                if event.text:
+                    self._parts.append(event.text)
+                yield event
+        finally:  # left early (break): stop the model and record what arrived, now, not at GC
+            self.close()
 
     @property
     def text(self) -> str:

@@ -46,7 +46,7 @@ from typing import Any
 
 import torch
 
-from llmkit.errors import CheckpointError, ConfigurationError
+from llmkit.errors import CheckpointError, ConfigurationError, UsageError
 from llmkit.mini.checkpoint import is_checkpoint, load_checkpoint, save_checkpoint
 from llmkit.mini.corpus import read_corpus, split_documents
 from llmkit.mini.data import TrainData, eval_windows, plain_stream
@@ -177,6 +177,10 @@ def train(corpus_paths: list[str | os.PathLike[str]] | str | os.PathLike[str], o
     Under torchrun (WORLD_SIZE > 1) this runs as one rank of a DDP job: see the module
     docstring. `on_step` and the progress display are then rank 0's only.
     """
+    if isinstance(config, GPTConfig):
+        raise UsageError("train()'s config is a TrainConfig; the architecture goes in model=",
+                         hint="train(paths, out, model=GPTConfig(...), max_steps=...), or "
+                              "TrainConfig(model=GPTConfig(...), ...).")  # fmt: skip
     if config is None:
         config = TrainConfig(**settings)
     elif settings:
@@ -289,8 +293,8 @@ class Trainer:
         all_stop = False  # set when every rank stops together (a synchronised Ctrl-C)
         try:
             with _SigintFlag() as sigint:
-                while not self.finished(self.clock(started)):
-                    info, interrupted = self.step(started, sigint.raised)
+                while not self.finished(elapsed := self.clock(started)):
+                    info, interrupted = self.step(started, elapsed, sigint)
                     self.after_step(info)
                     if interrupted or (sigint.raised and not ddp.enabled):
                         all_stop = True
@@ -317,11 +321,11 @@ class Trainer:
         fractions = ([step / c.max_steps] if c.max_steps else []) + ([elapsed / c.time_budget] if c.time_budget else [])
         return lr_at(step, lr=c.lr, min_lr=c.final_lr, warmup=c.warmup, progress=max(fractions))
 
-    def step(self, started: float, sigint: bool = False) -> tuple[StepInfo, bool]:
-        """One optimizer step over grad_accum micro-batches; returns what it did and
-        whether any rank was interrupted (Ctrl-C) during it."""
+    def step(self, started: float, elapsed: float, sigint: _SigintFlag | None = None) -> tuple[StepInfo, bool]:
+        """One optimizer step over grad_accum micro-batches, `elapsed` seconds into the
+        run; returns what it did and whether any rank was interrupted (Ctrl-C) by then."""
         c, ddp = self.config, self.ddp
-        step_lr = self.learning_rate(self.clock(started))
+        step_lr = self.learning_rate(elapsed)
         for group in self.optimizer.param_groups:
             group["lr"] = step_lr
         loss_sum, tokens = 0.0, 0
@@ -333,8 +337,8 @@ class Trainer:
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         interrupted = False
-        if ddp.enabled:  # the mean loss over ranks, and whether any rank got Ctrl-C
-            loss_sum, n_interrupted = ddp.sum([loss_sum / ddp.world_size, float(sigint)])
+        if ddp.enabled:  # the mean loss over ranks, and whether any rank got Ctrl-C (read now, at the reduce)
+            loss_sum, n_interrupted = ddp.sum([loss_sum / ddp.world_size, float(sigint is not None and sigint.raised)])
             interrupted = n_interrupted > 0
         self.last_loss = loss_sum / c.grad_accum
         self.state["step"] += 1

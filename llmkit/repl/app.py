@@ -112,6 +112,10 @@ class ChatApp:
 
     def switch_model(self, model: str) -> None:
         self.out.info(f"loading {model} ...")
+        # Release the current model before loading the next, so that at most two are held
+        # (it stays warm, and a client used again after close() leases it back if the
+        # new one fails to load).
+        self.conversation.client.close()
         client, dropped = open_client(model, self.client_kwargs)
         self.conversation.use(client)
         self.out.note(f"now talking to {client.model}")

@@ -147,7 +147,7 @@ def test_checkpoint_generation_defaults_apply_unless_the_call_sets_them(tmp_path
     assert client.backend.sampling_defaults == {"temperature": 0}  # unknown keys in the metadata are ignored
 
 
-def test_switching_models_ten_times_holds_at_most_one_idle_engine(tmp_path, random_model, tokenizer):
+def test_switching_models_ten_times_holds_at_most_one_idle_engine(tmp_path, random_model, tokenizer, monkeypatch):
     """/model back and forth over four checkpoints: the engines of models no longer in
     use are freed (only the most recently released one stays warm), not kept forever."""
     import gc
@@ -166,6 +166,16 @@ def test_switching_models_ten_times_holds_at_most_one_idle_engine(tmp_path, rand
         paths.append(tmp_path / f"m{i}")
         save_checkpoint(paths[-1], random_model, tokenizer)
     llmkit.clear_caches()
+    from llmkit.mini.engine import MiniEngine
+
+    held_during_loads = []
+    real_load = MiniEngine.load.__func__
+
+    def load(cls, path, threads=None):  # what is held while another model loads: the peak
+        held_during_loads.append(sum(ENGINES.stats().values()))
+        return real_load(cls, path, threads)
+
+    monkeypatch.setattr(MiniEngine, "load", classmethod(load))
     client, _ = open_client(f"mini:{paths[0]}", {"max_tokens": 2})
     app = ChatApp(Conversation(client), reader=None, out=Renderer(Console(file=io.StringIO())),
                   client_kwargs={"max_tokens": 2})
@@ -177,6 +187,7 @@ def test_switching_models_ten_times_holds_at_most_one_idle_engine(tmp_path, rand
         app.handle("hello")
     gc.collect()
     assert ENGINES.stats() == {"live": 1, "idle": 1}
+    assert len(held_during_loads) >= 4 and max(held_during_loads) <= 1  # never more than two at once
     alive = {id(e()) for e in engines if e() is not None}
     assert len(alive) <= 2  # the one in use and the one kept warm: the other eight were freed
     app.conversation.client.close()

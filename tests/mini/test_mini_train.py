@@ -178,9 +178,9 @@ def test_the_trainer_steps_evaluates_and_saves_on_its_own(corpus_dir: Path, tmp_
                                                                                 if k != "progress"}), Dist(),
                       progress=False)  # fmt: skip
     started = __import__("time").monotonic()
-    first, _ = trainer.step(started)
+    first, _ = trainer.step(started, 0.0)
     for _ in range(3):
-        info, interrupted = trainer.step(started)
+        info, interrupted = trainer.step(started, 0.0)
     assert first.step == 1 and info.step == 4 and not interrupted and trainer.finished(0.0)
     assert trainer.state["tokens_seen"] == 4 * 4 * TINY.block_size
     metrics = trainer.evaluate()
