@@ -20,6 +20,8 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Client": "llmkit.client",
     "Conversation": "llmkit.conversation",
+    "Agent": "llmkit.agents",
+    "AgentResult": "llmkit.agents",
     "Turn": "llmkit.conversation",
     "Stream": "llmkit.streaming",
     "AsyncStream": "llmkit.streaming",
@@ -53,7 +55,7 @@ _ERRORS = {
     "NotFoundError", "BadRequestError", "ContextLengthError", "ContentFilterError",
     "RateLimitError", "QuotaExceededError", "ServerError", "APIConnectionError",
     "APITimeoutError", "MalformedResponseError", "MalformedStreamError", "CheckpointError",
-    "PluginError", "UsageError", "HistoryError", "ReplyInterruptedError", "ToolArgumentsError",
+    "PluginError", "UsageError", "HistoryError", "ReplyInterruptedError", "ToolArgumentsError", "ModelRequestBlockedError",
 }  # fmt: skip
 
 __all__ = sorted([*_EXPORTS, *_ERRORS, "__version__"])
@@ -79,6 +81,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for type checkers and IDEs
     from . import errors
+    from .agents import Agent, AgentResult
     from .backends.base import Backend
     from .cache import clear_caches
     from .client import Client

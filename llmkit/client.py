@@ -8,18 +8,25 @@ transient failures (once, here, for every backend) and moves on to fallbacks.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from . import registry, retry
 from .backends.base import Backend
-from .errors import ContextLengthError, InvalidOptionError, LLMKitError, MissingCapabilityError
+from .errors import (
+    ContextLengthError,
+    InvalidOptionError,
+    LLMKitError,
+    MissingCapabilityError,
+    ModelRequestBlockedError,
+)
 from .options import suggest, validate
 from .streaming import AsyncStream, Stream
 from .tools import to_tool
 from .types import Capabilities, Embeddings, Logprobs, Message, Response, StreamEvent, TokenCount, to_messages
 
-__all__ = ["Client"]
+__all__ = ["Client", "requests_blocked"]
 
 log = logging.getLogger("llmkit")
 R = TypeVar("R", Response, Embeddings)  # what one request returns
@@ -202,6 +209,9 @@ class Client:
 
     def _prepare(self, backend: Backend, kind: str, payload: Any, options: dict) -> dict:
         """Validate options, check capabilities and the context window."""
+        if backend.real and requests_blocked():
+            raise ModelRequestBlockedError(f"{backend.model_id} {kind}() would reach a real model, and model "
+                                           "requests are blocked in this process", model=backend.model_id)
         merged = options
         if self.defaults:  # defaults apply to the calls that take them (temperature is no embed option)
             primary = _allowed(self.backend, kind)
@@ -235,6 +245,11 @@ class Client:
         never fall back: vectors of another model live in another space."""
         for i in range(1 if kind == "embed" else len(self._ids)):
             try:
+                if self._backends[i] is None and requests_blocked():  # do not load a model only to refuse it
+                    resolved = registry.resolve(self._ids[i])
+                    if registry.backend_class(resolved).real:
+                        raise ModelRequestBlockedError(f"{resolved.model_id} (a fallback) would reach a real model, "
+                                                       "and model requests are blocked in this process")
                 backend = self._backend(i)
                 opts = self._prepare(backend, kind, payload, options)
             except LLMKitError as exc:
@@ -369,6 +384,15 @@ class _Attempt:
             return delay
         self.client._give_up_or_fall_back(exc, self.index, self.errors, last=self.last)
         return None
+
+
+_blocked = False  # set by llmkit.testing.block_model_requests()
+
+
+def requests_blocked() -> bool:
+    """Whether only test doubles (the mock backend) may answer: tests turn this on so
+    that no request reaches a real model (or costs money) by accident."""
+    return _blocked or os.environ.get("LLMKIT_BLOCK_MODEL_REQUESTS", "") not in ("", "0")
 
 
 def _name_model(exc: LLMKitError, model_id: str) -> None:

@@ -50,6 +50,7 @@ __all__ = [
     "HistoryError",
     "ReplyInterruptedError",
     "ToolArgumentsError",
+    "ModelRequestBlockedError",
     "redact",
     "redact_url",
 ]
@@ -208,6 +209,14 @@ class ToolArgumentsError(LLMKitError, ValueError):
             f"invalid arguments for tool {tool!r}: " + "; ".join(self.problems),
             hint="Send this message back to the model as the tool's result, so that it can correct the call.",
         )
+
+
+class ModelRequestBlockedError(UsageError):
+    """A request would have reached a real model while model requests are blocked
+    (llmkit.testing.block_model_requests() or LLMKIT_BLOCK_MODEL_REQUESTS=1)."""
+
+    default_hint = ('Use a scripted model in this test (llmkit.Client("mock", responses=...)), '
+                    "or lift the block for it.")
 
 
 class HistoryError(LLMKitError):

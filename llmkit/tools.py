@@ -26,6 +26,7 @@ model's calls (your loop, or an agent loop) calls `Tool.call`. pydantic is impor
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import typing
@@ -59,6 +60,12 @@ class Tool:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._function()(*args, **kwargs)
+
+    def __get__(self, instance: Any, owner: Any = None) -> Tool:
+        """A @tool method of a class, read from an instance, is that instance's tool."""
+        if instance is None or self.function is None or not hasattr(self.function, "__get__"):
+            return self
+        return dataclasses.replace(self, function=self.function.__get__(instance, owner))
 
     @property
     def is_async(self) -> bool:
@@ -181,9 +188,9 @@ def _from_function(fn: Callable[..., Any], *, name: str | None = None, descripti
     except Exception:
         hints = {}
     fields: dict[str, Any] = {}
-    for pname, param in signature.parameters.items():
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            continue
+    for i, (pname, param) in enumerate(signature.parameters.items()):
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD) or (i == 0 and pname in ("self", "cls")):
+            continue  # a method decorated in its class: the instance is bound later (Tool.__get__)
         annotation = hints.get(pname, param.annotation if param.annotation is not param.empty else Any)
         default = param.default if param.default is not param.empty else ...
         fields[pname] = (annotation, default)

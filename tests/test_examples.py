@@ -79,3 +79,29 @@ def test_conversation_against_a_real_openai_compatible_server(server):
 def test_conversation_with_a_local_model():
     out = run_example("conversation.py", "--model", "mini")
     assert "loaded 2 turns from chat.md" in out and "\ncontinued: " in out  # sampled: any text
+
+
+def test_testing_agents():
+    out = run_example("testing_agents.py")
+    assert "passed: 'It is 21 degrees in Oslo.'" in out
+    assert "blocked: openai:gpt-4o-mini chat() would reach a real model" in out and "sk-not" not in out
+
+
+def test_agent():
+    out = run_example("agent.py")
+    assert 'calls  get_weather({"city": "Oslo"})' in out and 'calls  get_weather({"city": "Lima"})' in out
+    assert "answer 'Oslo: 4 °C and Lima: 19 °C' after 2 steps" in out
+    assert "typed  Forecast(city='Oslo', temperature_c=4.0)" in out
+
+
+def test_agent_against_an_openai_compatible_server(server):
+    from llmkit.testing.openai_server import Reply
+
+    weather = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}
+    server.script(Reply(tool_calls=[weather]), Reply(text="Oslo: 4 C"), Reply(text='{"city": "Oslo", "temperature_c": 4}'))
+    env = {**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-test-not-real-0000"}
+    r = subprocess.run([sys.executable, str(EXAMPLES / "agent.py"), "--model", "openai:test-model"],
+                       capture_output=True, text=True, timeout=120, env=env)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "answer 'Oslo: 4 C' after 2 steps" in r.stdout and "typed  Forecast(city='Oslo', temperature_c=4.0)" in r.stdout
+    assert server.requests[2]["body"]["response_format"]["type"] == "json_schema"  # native structured output

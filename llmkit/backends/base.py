@@ -39,6 +39,8 @@ class Backend:
     settings: ClassVar[Mapping[str, str]] = {}
     # a completion model (no chat training): chat() is a plain template, and UIs say so
     completion_model: ClassVar[bool] = False
+    # False for test doubles (mock): llmkit.testing.block_model_requests() lets only these answer
+    real: ClassVar[bool] = True
 
     def __init__(self, model: str, **settings: Any) -> None:
         unknown = set(settings) - set(self.settings)

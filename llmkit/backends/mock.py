@@ -36,6 +36,7 @@ _WORDS = re.compile(r"\S+\s*|\s+")
 
 class MockBackend(Backend):
     provider = "mock"
+    real = False  # answers even while llmkit.testing.block_model_requests() is on
     capabilities = Capabilities(
         chat=True, streaming=True, completion=True, tools=True, structured_output=True,
         fill_in_the_middle=True, embeddings=True, multiple_samples=True,
