@@ -55,7 +55,7 @@ _ERRORS = {
     "NotFoundError", "BadRequestError", "ContextLengthError", "ContentFilterError",
     "RateLimitError", "QuotaExceededError", "ServerError", "APIConnectionError",
     "APITimeoutError", "MalformedResponseError", "MalformedStreamError", "CheckpointError",
-    "PluginError", "UsageError", "HistoryError", "ReplyInterruptedError", "ToolArgumentsError", "ModelRequestBlockedError",
+    "PluginError", "UsageError", "HistoryError", "ReplyInterruptedError", "ToolArgumentsError", "ModelRequestBlockedError", "FormatUnsupportedError",
 }  # fmt: skip
 
 __all__ = sorted([*_EXPORTS, *_ERRORS, "__version__"])

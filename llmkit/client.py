@@ -7,15 +7,17 @@ transient failures (once, here, for every backend) and moves on to fallbacks.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from . import registry, retry
+from . import registry, retry, structured
 from .backends.base import Backend
 from .errors import (
     ContextLengthError,
+    FormatUnsupportedError,
     InvalidOptionError,
     LLMKitError,
     MissingCapabilityError,
@@ -54,6 +56,7 @@ class Client:
         fallbacks: Sequence[str] = (),
         max_retries: int = 2,
         retry_policy: retry.RetryPolicy | None = None,
+        structured_retries: int = 2,
         **kwargs: Any,
     ) -> None:
         if model is None:
@@ -61,6 +64,7 @@ class Client:
         self._ids = [model, *fallbacks]
         self._backends: list[Backend | None] = [None] * len(self._ids)
         self.retry_policy = retry_policy or retry.RetryPolicy(max_retries=max_retries)
+        self.structured_retries = structured_retries  # re-asks for JSON that does not fit (prompted strategy)
         resolved = registry.resolve(model)
         cls = registry.backend_class(resolved)
         settings = {k: v for k, v in kwargs.items() if k in cls.settings}
@@ -112,9 +116,30 @@ class Client:
     # --- the API -------------------------------------------------------------------
 
     def chat(self, prompt: str | Message | Iterable[Message | dict], **options: Any) -> Response:
-        """Send a conversation (or one user text) and return the answer."""
+        """Send a conversation (or one user text) and return the answer.
+
+        With `response_format` (a pydantic model, a JSON-schema dict, or "json"),
+        `r.parsed` is valid on every backend: natively where the server enforces it,
+        by constrained decoding on local models, otherwise by stating the schema in the
+        prompt, validating and re-asking (`r.structured_by` says which)."""
         messages = to_messages(prompt)
-        return self._run("chat", messages, options, lambda b, o: b.chat(messages, o))
+        fmt = options.get("response_format", self.defaults.get("response_format"))
+        if fmt is None:
+            return self._run("chat", messages, options, lambda b, o: b.chat(messages, o))
+
+        def send(conversation: list[Message]) -> Response:  # the prompted strategy: no format on the wire
+            return self._run("chat", conversation, {**options, "response_format": None},
+                             lambda b, o: b.chat(conversation, o))  # fmt: skip
+
+        if not self._native_format():
+            return structured.prompted(send, messages, fmt, self.structured_retries)
+        try:
+            r = self._run("chat", messages, options, lambda b, o: b.chat(messages, o))
+        except FormatUnsupportedError:
+            return structured.prompted(send, messages, fmt, self.structured_retries)
+        if r.structured_by in structured.VERIFIED:
+            return r
+        return structured.prompted(send, messages, fmt, self.structured_retries, verify_first=r)
 
     def complete(self, prompt: str, **options: Any) -> Response:
         """Raw continuation of a text (no chat template); n > 1 gives `texts`."""
@@ -147,7 +172,28 @@ class Client:
 
     async def achat(self, prompt: str | Message | Iterable[Message | dict], **options: Any) -> Response:
         messages = to_messages(prompt)
-        return await self._arun("chat", messages, options, lambda b, o: b.achat(messages, o))
+        fmt = options.get("response_format", self.defaults.get("response_format"))
+        if fmt is None:
+            return await self._arun("chat", messages, options, lambda b, o: b.achat(messages, o))
+        if not self._native_format():  # the prompted strategy, with its re-asks, in a worker thread
+            return await asyncio.to_thread(self.chat, messages, **options)
+        try:
+            r = await self._arun("chat", messages, options, lambda b, o: b.achat(messages, o))
+        except FormatUnsupportedError:  # refused natively (and remembered): prompted from now on
+            return await asyncio.to_thread(self.chat, messages, **options)
+        if r.structured_by in structured.VERIFIED:
+            return r
+        return await asyncio.to_thread(
+            structured.prompted, lambda c: self.chat(c, **{**options, "response_format": None}), messages, fmt,
+            self.structured_retries, verify_first=r)  # fmt: skip
+
+    def _native_format(self) -> bool:
+        """Whether the primary backend can be asked for a response format natively."""
+        backend = self.backend
+        if not backend.capabilities.structured_output:
+            return False
+        native = getattr(backend, "native_format", None)
+        return native() if native is not None else True
 
     def astream(self, prompt: str | Message | Iterable[Message | dict], **options: Any) -> AsyncStream:
         messages = to_messages(prompt)
@@ -293,6 +339,7 @@ class Client:
         response.model = attempt.backend.model_id
         if "response_format" in attempt.opts and isinstance(response, Response):
             response.response_format = attempt.opts["response_format"]
+            response.structured_by = response.structured_by or "native"
         return response
 
     def _run(self, kind: str, payload: Any, options: dict, call: Callable[[Backend, dict], R]) -> R:

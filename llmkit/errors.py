@@ -51,6 +51,7 @@ __all__ = [
     "ReplyInterruptedError",
     "ToolArgumentsError",
     "ModelRequestBlockedError",
+    "FormatUnsupportedError",
     "redact",
     "redact_url",
 ]
@@ -310,6 +311,11 @@ class ContextLengthError(BadRequestError):
 
 class ContentFilterError(BadRequestError):
     default_hint = "The provider's content filter refused the request or the answer."
+
+
+class FormatUnsupportedError(BadRequestError):
+    """The server refused every native response format (json_schema, json_object); the
+    client then asks for the JSON in the prompt instead."""
 
 
 class RateLimitError(APIError):

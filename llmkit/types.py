@@ -210,6 +210,9 @@ class Response:
     id: str | None = None
     raw: Any = field(default=None, repr=False)
     response_format: Any = field(default=None, repr=False)
+    # how structured output was obtained: "native" (the server's response_format),
+    # "constrained" (local constrained decoding) or "prompted" (described, validated, re-asked)
+    structured_by: str | None = None
 
     def __post_init__(self) -> None:
         if not self.texts:

@@ -10,14 +10,14 @@ up to `retries` times, and then the run ends with an OutputValidationError.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from ..client import Client
 from ..errors import LLMKitError
+from ..structured import extract_json
 from ..types import Message, Response
 
-__all__ = ["OutputSpec", "OutputValidationError", "extract_json"]
+__all__ = ["OutputSpec", "OutputValidationError"]
 
 
 class OutputValidationError(LLMKitError):
@@ -92,23 +92,3 @@ class _Valid:
 
     def __init__(self, value: Any) -> None:
         self.value = value
-
-
-_FENCED = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
-
-
-def extract_json(text: str) -> str | None:
-    """The JSON value in a model's answer: the whole text, a ```json fence, or the first
-    {...} / [...] span that parses."""
-    candidates = [text.strip(), *(m.strip() for m in _FENCED.findall(text))]
-    for opener, closer in ("{}", "[]"):
-        start, end = text.find(opener), text.rfind(closer)
-        if 0 <= start < end:
-            candidates.append(text[start : end + 1])
-    for candidate in candidates:
-        try:
-            json.loads(candidate)
-        except (json.JSONDecodeError, ValueError):
-            continue
-        return candidate
-    return None

@@ -24,9 +24,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from ..constraints import Constraint, schema_of
 from ..errors import InvalidOptionError
 from ..generation import StopMatcher
 from ..options import stop_list, validate
+from ..structured import with_note
 from ..types import Capabilities, Message, Response, StreamEvent, TokenCount
 from .hf_chat import ChatFormatter
 from .local import LocalBackend
@@ -42,10 +44,12 @@ class HFBackend(LocalBackend):
     provider = "hf"
     capabilities = Capabilities(
         chat=True, streaming=True, completion=True, logprobs=True, multiple_samples=True, embeddings=True,
+        structured_output=True,  # by constrained decoding
         fill_in_the_middle=False,  # per model: True when the tokenizer has FIM tokens
     )  # fmt: skip
-    options = frozenset({"max_tokens", "temperature", "top_p", "top_k", "stop", "seed", "n", "repetition_penalty"})
-    complete_options = options | {"suffix"}
+    options = frozenset({"max_tokens", "temperature", "top_p", "top_k", "stop", "seed", "n", "repetition_penalty",
+                         "response_format"})  # fmt: skip
+    complete_options = (options - {"response_format"}) | {"suffix"}
     embed_options = frozenset({"truncate"})
     settings = {
         "device": "torch device: auto (default: cuda when present, else cpu), cpu, cuda, cuda:1, mps",
@@ -88,8 +92,11 @@ class HFBackend(LocalBackend):
 
     # --- prompts -------------------------------------------------------------------
 
-    def _chat_ids(self, messages: list[Message]) -> list[int]:
+    def _chat_ids(self, messages: list[Message], options: dict[str, Any] | None = None) -> list[int]:
         # the template writes any BOS itself: adding special tokens again would double it
+        fmt = (options or {}).get("response_format")
+        if fmt is not None:  # tell the model what the constraint will hold it to: it writes better JSON
+            messages = with_note(messages, fmt)
         return self.engine.encode(self.formatter.render(messages))
 
     def _complete_ids(self, prompt: str, options: dict[str, Any]) -> list[int]:
@@ -104,20 +111,29 @@ class HFBackend(LocalBackend):
     def _stops(self, options: dict[str, Any], chat: bool) -> StopMatcher:
         return StopMatcher(stop_list(options.get("stop")) + (self.formatter.extra_stops if chat else []))
 
+    def _constraint(self, options: dict[str, Any]) -> Constraint | None:
+        fmt = options.get("response_format")
+        return None if fmt is None else Constraint.json_schema(schema_of(fmt), self.engine.vocabulary())
+
     def _generate(self, prompts: list[list[int]], options: dict[str, Any], chat: bool) -> list[Response]:
-        results = self.engine.generate_many(prompts, self._params(options), self._stops(options, chat))
-        return [self._response(samples) for samples in results]
+        constraint = self._constraint(options)
+        results = self.engine.generate_many(prompts, self._params(options), self._stops(options, chat), constraint)
+        responses = [self._response(samples) for samples in results]
+        for r in responses:
+            r.structured_by = "constrained" if constraint is not None else None
+        return responses
 
     # --- the Backend contract ------------------------------------------------------
 
     def chat(self, messages: list[Message], options: dict[str, Any]) -> Response:
-        return self._generate([self._chat_ids(messages)], options, chat=True)[0]
+        return self._generate([self._chat_ids(messages, options)], options, chat=True)[0]
 
     def complete(self, prompt: str, options: dict[str, Any]) -> Response:
         return self._generate([self._complete_ids(prompt, options)], options, chat=False)[0]
 
     def stream(self, messages: list[Message], options: dict[str, Any]) -> Iterator[StreamEvent]:
-        return self.engine.stream(self._chat_ids(messages), self._params(options), self._stops(options, chat=True))
+        return self.engine.stream(self._chat_ids(messages, options), self._params(options),
+                                  self._stops(options, chat=True), self._constraint(options))  # fmt: skip
 
     def count_tokens(self, content: str | list[Message]) -> TokenCount:
         """Tokens of a text, or of a conversation as sent (the applied chat template,
@@ -127,13 +143,15 @@ class HFBackend(LocalBackend):
 
     def check_context(self, payload: str | list[Message], options: dict[str, Any]) -> None:
         """Count what generation will be given: a completion prompt with its special
-        tokens (BOS) and, with `suffix`, the fill-in-the-middle tokens and the suffix."""
+        tokens (BOS) and, with `suffix`, the fill-in-the-middle tokens and the suffix; a
+        conversation as templated, with the schema note of a response_format."""
         window = self.context_window()
-        if not isinstance(payload, str) or window is None:
-            return super().check_context(payload, options)
+        if window is None:
+            return
         from .. import tokens
 
-        tokens.check_fits(len(self._complete_ids(payload, options)), options.get("max_tokens"), window, self.model_id)
+        ids = self._complete_ids(payload, options) if isinstance(payload, str) else self._chat_ids(payload, options)
+        tokens.check_fits(len(ids), options.get("max_tokens"), window, self.model_id)
 
     # --- batching ------------------------------------------------------------------
 
@@ -143,7 +161,7 @@ class HFBackend(LocalBackend):
         opts = validate(options, self.options, f"{self.model_id} chat_batch()")
         for messages in conversations:
             self.check_context(messages, opts)
-        return self._generate([self._chat_ids(list(m)) for m in conversations], opts, chat=True)
+        return self._generate([self._chat_ids(list(m), opts) for m in conversations], opts, chat=True)
 
     def complete_batch(self, prompts: Sequence[str], options: dict[str, Any]) -> list[Response]:
         """Raw continuations of several prompts, generated together; in order."""
@@ -152,3 +170,4 @@ class HFBackend(LocalBackend):
         for p in prompts:
             self.check_context(p, opts)
         return self._generate(ids, opts, chat=False)
+

@@ -27,9 +27,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList
+from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
 
+from ..constraints import Constraint, Matcher, Vocabulary
 from ..errors import APIError
 from ..generation import Generation, SamplingParams, StopMatcher, stream_ending
 from ..types import StreamEvent, TokenLogprob
@@ -70,6 +71,50 @@ class _StopOnFlag(StoppingCriteria):
 
     def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
         return torch.full((input_ids.shape[0],), self.flag.is_set(), dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
+
+
+class _Grammar(LogitsProcessor):
+    """Constrained decoding inside `generate`: each row (sample) has its own matcher; a
+    row's last token advances it, and only the tokens it allows keep their logits. Once
+    a row's output is complete, only an end token may follow."""
+
+    def __init__(self, constraint: Constraint, prompt_len: int, eos_ids: list[int], max_new: int) -> None:
+        self.constraint = constraint
+        self.prompt_len = prompt_len
+        self.eos_ids = eos_ids
+        self.max_new = max_new
+        self.matchers: list[Matcher] = []
+        self.ended: list[bool] = []
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        rows, vocab = scores.shape
+        if not self.matchers:
+            self.matchers = [self.constraint.matcher() for _ in range(rows)]
+            self.ended = [False] * rows
+        elif input_ids.shape[1] > self.prompt_len:
+            for i, last in enumerate(input_ids[:, -1].tolist()):
+                if self.ended[i]:
+                    continue
+                if last in self.eos_ids or self.matchers[i].done:
+                    self.ended[i] = True
+                else:
+                    self.matchers[i].advance(last)
+        allowed = torch.ones(rows, vocab, dtype=torch.bool)
+        closing = self.max_new - (input_ids.shape[1] - self.prompt_len) <= self.constraint.reserve
+        for i, m in enumerate(self.matchers):
+            if self.ended[i]:
+                continue
+            allowed[i] = False
+            if m.done:
+                allowed[i, self.eos_ids] = True
+                continue
+            row = m.allowed()
+            choice = m.closing(row) if closing else None
+            if choice is not None:  # few tokens left: steer the row to a complete value
+                allowed[i, choice] = True
+            else:
+                allowed[i, : row.shape[0]] = row
+        return scores.masked_fill(~allowed.to(scores.device), float("-inf"))  # type: ignore[return-value]
 
 
 class _QueueStreamer(BaseStreamer):
@@ -115,6 +160,14 @@ class HFEngine:
         if pad is None:
             pad = gen_cfg.pad_token_id if gen_cfg.pad_token_id is not None else (self.eos_ids or [0])[0]
         self.pad_id: int = pad
+
+    def vocabulary(self) -> Vocabulary:
+        """The model's tokens for constrained decoding, built once per loaded model (~1 s
+        for a large tokenizer) and shared by every client of it."""
+        if self.lm.vocabulary is None:
+            n_vocab = self.model.get_output_embeddings().weight.shape[0]
+            self.lm.vocabulary = Vocabulary.from_hf(self.tokenizer, eos_ids=self.eos_ids, n_vocab=n_vocab)
+        return self.lm.vocabulary
 
     # --- tokens, scores, embeddings, attention ---------------------------------------
 
@@ -203,26 +256,30 @@ class HFEngine:
 
     # --- whole answers -------------------------------------------------------------
 
-    def generate_many(self, prompts: list[list[int]], params: SamplingParams,
-                      stops: StopMatcher) -> list[list[Generation]]:  # fmt: skip
-        """n samples for each prompt; prompts are generated `batch_size` at a time."""
+    def generate_many(self, prompts: list[list[int]], params: SamplingParams, stops: StopMatcher,
+                      constraint: Constraint | None = None) -> list[list[Generation]]:  # fmt: skip
+        """n samples for each prompt; prompts are generated `batch_size` at a time (each
+        sample follows `constraint`, a grammar, when one is given)."""
         order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
         results: list[list[Generation]] = [[] for _ in prompts]
         size = max(1, self.batch_size)
         for start in range(0, len(order), size):
             group = order[start : start + size]
-            for i, samples in zip(group, self._generate_group([prompts[i] for i in group], params, stops), strict=True):
+            group_samples = self._generate_group([prompts[i] for i in group], params, stops, constraint)
+            for i, samples in zip(group, group_samples, strict=True):
                 results[i] = samples
         return results
 
-    def _generate_group(self, prompts: list[list[int]], params: SamplingParams,
-                        stops: StopMatcher) -> list[list[Generation]]:  # fmt: skip
+    def _generate_group(self, prompts: list[list[int]], params: SamplingParams, stops: StopMatcher,
+                        constraint: Constraint | None = None) -> list[list[Generation]]:  # fmt: skip
         input_ids, mask = self._pad_left(prompts)
         width = input_ids.shape[1]
         max_new = min(params.max_new_tokens(len(p), self.context_window) for p in prompts)
         kwargs = self._kwargs(params, max_new)
         if stops:
             kwargs["stopping_criteria"] = StoppingCriteriaList([_StopOnStrings(self.tokenizer, stops, width)])
+        if constraint is not None:
+            kwargs["logits_processor"] = LogitsProcessorList([_Grammar(constraint, width, self.eos_ids, max_new)])
         out = self._run_generate(input_ids, mask, kwargs, params.seed).cpu()
         rows = self._rows_per_prompt(params)
         results = []
@@ -245,10 +302,14 @@ class HFEngine:
 
     # --- streaming -----------------------------------------------------------------
 
-    def stream(self, prompt: list[int], params: SamplingParams, stops: StopMatcher) -> Iterator[StreamEvent]:
+    def stream(self, prompt: list[int], params: SamplingParams, stops: StopMatcher,
+               constraint: Constraint | None = None) -> Iterator[StreamEvent]:  # fmt: skip
         """StreamEvents with text deltas (index = choice), then finish reasons, then usage."""
         input_ids, mask = self._pad_left([prompt])
-        kwargs = self._kwargs(params, params.max_new_tokens(len(prompt), self.context_window))
+        max_new = params.max_new_tokens(len(prompt), self.context_window)
+        kwargs = self._kwargs(params, max_new)
+        if constraint is not None:
+            kwargs["logits_processor"] = LogitsProcessorList([_Grammar(constraint, len(prompt), self.eos_ids, max_new)])
         flag = threading.Event()
         criteria = [_StopOnFlag(flag)] + ([_StopOnStrings(self.tokenizer, stops, len(prompt))] if stops else [])
         q: queue.SimpleQueue = queue.SimpleQueue()

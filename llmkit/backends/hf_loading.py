@@ -72,6 +72,7 @@ class LoadedModel:
     source: str  # "hub", "dir" or "gguf"
     path: Path | None = None  # the directory the weights were read from (the converted copy for GGUF)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    vocabulary: Any = field(default=None, repr=False)  # for constrained decoding, built on first use
 
 
 def cache_root() -> Path:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..cache import Lease, SharedCache
+from ..constraints import Constraint, schema_of
 from ..errors import CheckpointError
 from ..generation import stream_ending
 from ..types import Capabilities, Message, Response, StreamEvent, TokenCount
@@ -57,11 +58,11 @@ class MiniBackend(LocalBackend):
     provider = "mini"
     capabilities = Capabilities(
         chat=True, streaming=True, completion=True, logprobs=True, fill_in_the_middle=True,
-        embeddings=True, multiple_samples=True,
+        embeddings=True, multiple_samples=True, structured_output=True,  # by constrained decoding
     )  # fmt: skip
     options = frozenset({"max_tokens", "temperature", "top_p", "top_k", "stop", "seed", "n", "repetition_penalty",
-                         "truncate"})  # fmt: skip
-    complete_options = options | {"suffix"}
+                         "truncate", "response_format"})  # fmt: skip
+    complete_options = (options - {"response_format"}) | {"suffix"}
     embed_options = frozenset({"truncate"})
     completion_model = True
     settings = {
@@ -82,7 +83,15 @@ class MiniBackend(LocalBackend):
         params, truncate = self._params(options), options.get("truncate")
         if options.get("suffix") is not None:
             return self._response(self.engine.infill(prompt, options["suffix"], params, truncate=truncate))
-        return self._response(self.engine.generate(prompt, params, truncate=truncate, token_healing=self._heal))
+        constraint = self._constraint(options)
+        response = self._response(self.engine.generate(prompt, params, truncate=truncate, token_healing=self._heal,
+                                                       constraint=constraint))  # fmt: skip
+        response.structured_by = "constrained" if constraint is not None else None
+        return response
+
+    def _constraint(self, options: dict[str, Any]) -> Constraint | None:
+        fmt = options.get("response_format")
+        return None if fmt is None else Constraint.json_schema(schema_of(fmt), self.engine.vocabulary())
 
     def chat(self, messages: list[Message], options: dict[str, Any]) -> Response:
         return self._generate(render_prompt(messages), options)
@@ -92,7 +101,7 @@ class MiniBackend(LocalBackend):
 
     def stream(self, messages: list[Message], options: dict[str, Any]) -> Iterator[StreamEvent]:
         gen = self.engine.stream(render_prompt(messages), self._params(options), truncate=options.get("truncate"),
-                                 token_healing=self._heal)  # fmt: skip
+                                 token_healing=self._heal, constraint=self._constraint(options))  # fmt: skip
         try:
             for delta in gen:
                 yield StreamEvent(text=delta)

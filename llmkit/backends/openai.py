@@ -21,6 +21,7 @@ from typing import Any
 from .. import errors as E
 from .. import tokens
 from ..cache import Lease, SharedCache, on_clear
+from ..structured import with_note
 from ..types import (
     Capabilities,
     Embeddings,
@@ -54,6 +55,10 @@ SDK_CLIENTS: SharedCache[tuple, tuple[Any, bool]] = SharedCache("openai clients"
 # event loop -> {client key -> AsyncOpenAI}: an async pool belongs to one loop and goes with it
 _async_clients: weakref.WeakKeyDictionary[Any, dict[tuple, Any]] = weakref.WeakKeyDictionary()
 on_clear(_async_clients.clear)
+# (base_url, model) -> the response format the endpoint takes: "json_schema", "json_object"
+# or "none" (then the client states the schema in the prompt), learned from its 400s
+_FORMAT_MODES: dict[tuple[str | None, str], str] = {}
+on_clear(_FORMAT_MODES.clear)
 _lock = threading.Lock()
 
 
@@ -195,7 +200,7 @@ class OpenAIBackend(Backend):
 
     # --- requests --------------------------------------------------------------------
 
-    def _chat_params(self, messages: list[Message], options: dict[str, Any]) -> dict[str, Any]:
+    def _chat_params(self, messages: list[Message], options: dict[str, Any], mode: str = "json_schema") -> dict[str, Any]:
         params: dict[str, Any] = {"model": self.model, "messages": [m.to_dict() for m in messages]}
         for name, value in options.items():
             if name == "max_tokens" and self.official and self.model.startswith(_REASONING_PREFIXES):
@@ -205,7 +210,7 @@ class OpenAIBackend(Backend):
             elif name == "tool_choice":
                 params["tool_choice"] = tool_choice_param(value)
             elif name == "response_format":
-                params["response_format"] = response_format_param(value)
+                params["response_format"] = response_format_param(value if mode == "json_schema" else "json")
             elif name == "stop":
                 params["stop"] = [value] if isinstance(value, str) else list(value)
             else:
@@ -220,20 +225,71 @@ class OpenAIBackend(Backend):
         return params
 
     def chat(self, messages: list[Message], options: dict[str, Any]) -> Response:
-        params = self._chat_params(messages, options)
-        try:
-            completion = self.sdk.chat.completions.create(**params)
-        except Exception as exc:
-            raise map_error(exc, self.model_id, self.base_url) from None
-        return self._to_response(completion, messages)
+        for request, mode in self._format_modes(messages, options):
+            params = self._chat_params(request, options, mode)
+            try:
+                completion = self.sdk.chat.completions.create(**params)
+            except Exception as exc:
+                error = map_error(exc, self.model_id, self.base_url)
+                if not self._format_refused(error, mode):
+                    raise error from None
+                continue
+            return self._with_mode(self._to_response(completion, messages), mode)
+        raise self._no_format()
 
     async def achat(self, messages: list[Message], options: dict[str, Any]) -> Response:
-        params = self._chat_params(messages, options)
-        try:
-            completion = await self.async_sdk.chat.completions.create(**params)
-        except Exception as exc:
-            raise map_error(exc, self.model_id, self.base_url) from None
-        return self._to_response(completion, messages)
+        for request, mode in self._format_modes(messages, options):
+            params = self._chat_params(request, options, mode)
+            try:
+                completion = await self.async_sdk.chat.completions.create(**params)
+            except Exception as exc:
+                error = map_error(exc, self.model_id, self.base_url)
+                if not self._format_refused(error, mode):
+                    raise error from None
+                continue
+            return self._with_mode(self._to_response(completion, messages), mode)
+        raise self._no_format()
+
+    # --- response formats: json_schema, else json_object, else the client prompts ------
+
+    def native_format(self) -> bool:
+        """False once this endpoint refused both json_schema and json_object."""
+        return _FORMAT_MODES.get(self._endpoint()) != "none"
+
+    def _endpoint(self) -> tuple[str | None, str]:
+        return self.base_url, self.model
+
+    def _format_modes(self, messages: list[Message], options: dict[str, Any]) -> Iterator[tuple[list[Message], str]]:
+        """The requests to try: without a response_format just one; with one, the
+        endpoint's remembered mode, or json_schema then json_object (the schema stated
+        in the prompt, since json_object does not carry it)."""
+        fmt = options.get("response_format")
+        if fmt is None:
+            yield messages, "none"
+            return
+        known = _FORMAT_MODES.get(self._endpoint())
+        if known in (None, "json_schema") and fmt != "json":
+            yield messages, "json_schema"
+        if known in (None, "json_object") or fmt == "json":
+            yield with_note(messages, fmt), "json_object"
+
+    def _format_refused(self, error: E.LLMKitError, mode: str) -> bool:
+        """A 400 for a request with a response format: try the next mode (and remember)."""
+        refused = mode != "none" and type(error) in (E.BadRequestError,)  # not a context length or content filter
+        if refused:
+            _FORMAT_MODES[self._endpoint()] = "json_object" if mode == "json_schema" else "none"
+        return refused
+
+    def _with_mode(self, response: Response, mode: str) -> Response:
+        if mode != "none":
+            _FORMAT_MODES.setdefault(self._endpoint(), mode)
+            response.structured_by = "native" if mode == "json_schema" else "json_mode"
+        return response
+
+    def _no_format(self) -> E.FormatUnsupportedError:
+        return E.FormatUnsupportedError(
+            f"{E.redact_url(self.base_url) or 'the OpenAI API'} refused json_schema and json_object response formats "
+            f"for {self.model}", model=self.model_id)
 
     def _to_response(self, completion: Any, messages: list[Message]) -> Response:
         choices = getattr(completion, "choices", None)

@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 import torch
 
+from llmkit.constraints import Constraint, Vocabulary
 from llmkit.errors import ContextLengthError, InvalidOptionError
 from llmkit.generation import (
     DEFAULT_MAX_TOKENS,
@@ -58,6 +59,7 @@ class _Plan:
     max_tokens: int
     params: SamplingParams
     heal: bytes = b""
+    constraint: Constraint | None = None  # a grammar the output must follow (structured output)
 
 
 class GenerationStream:
@@ -129,6 +131,17 @@ class MiniEngine:
         banned += list(range(tok.vocab_size, self.config.vocab_size))
         self._banned = torch.tensor(banned, dtype=torch.long)
         self._healer = TokenHealer(tok, self.config.vocab_size)
+        self._vocabulary: Vocabulary | None = None
+
+    def vocabulary(self) -> Vocabulary:
+        """This model's tokens for constrained decoding (built on first use, then kept)."""
+        if self._vocabulary is None:
+            tok = self.tokenizer
+            self._vocabulary = Vocabulary.from_bytes(
+                [tok.token_bytes(i) for i in range(tok.vocab_size)], eos_ids=[tok.eot_id],
+                special_ids=sorted(tok.special_ids), n_vocab=self.config.vocab_size, encode=tok.encode,
+            )  # fmt: skip
+        return self._vocabulary
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], threads: int | None = None) -> MiniEngine:
@@ -198,7 +211,7 @@ class MiniEngine:
 
     def generate(self, prompt: str | list[int], params: SamplingParams | None = None, *,
                  truncate: Literal["left"] | None = None, token_healing: bool = True,
-                 **options: Any) -> list[Generation]:  # fmt: skip
+                 constraint: Constraint | None = None, **options: Any) -> list[Generation]:  # fmt: skip
         """Sample `params.n` continuations of `prompt` as one batch.
 
         `params` (or the same as keyword options: max_tokens=, temperature=, top_k=,
@@ -207,14 +220,17 @@ class MiniEngine:
         its text, max_tokens None means up to DEFAULT_MAX_TOKENS within what the context
         window leaves. A prompt that does not fit raises ContextLengthError, unless
         `truncate="left"` (opt-in) drops its oldest tokens. `token_healing` (see the
-        module docstring) applies to str and token-id prompts alike.
+        module docstring) applies to str and token-id prompts alike. With a `constraint`
+        (llmkit.constraints: a grammar, e.g. from a JSON schema) every sample follows it
+        and ends as soon as it is complete.
         """
-        plan = self._plan(self._prompt_ids(prompt), _params(params, options), truncate=truncate, heal=token_healing)
+        plan = self._plan(self._prompt_ids(prompt), _params(params, options), truncate=truncate,
+                          heal=token_healing and constraint is None, constraint=constraint)  # fmt: skip
         return self._collect(plan)
 
     def stream(self, prompt: str | list[int], params: SamplingParams | None = None, *,
                truncate: Literal["left"] | None = None, token_healing: bool = True,
-               **options: Any) -> GenerationStream:  # fmt: skip
+               constraint: Constraint | None = None, **options: Any) -> GenerationStream:  # fmt: skip
         """Like `generate` with n=1, yielding text deltas as tokens arrive.
 
         Options are checked (and ContextLengthError raised) here, before iteration.
@@ -222,7 +238,8 @@ class MiniEngine:
         params = _params(params, options)
         if params.n != 1:
             raise InvalidOptionError(f"stream supports n=1 only, got n={params.n}", hint="Use generate() for n > 1.")
-        plan = self._plan(self._prompt_ids(prompt), params, truncate=truncate, heal=token_healing)
+        plan = self._plan(self._prompt_ids(prompt), params, truncate=truncate,
+                          heal=token_healing and constraint is None, constraint=constraint)  # fmt: skip
         state = TextAssembler(params.stop, strip=len(plan.heal))
         return GenerationStream(self._decode(plan, [state]), state, plan.prompt_tokens)
 
@@ -262,7 +279,8 @@ class MiniEngine:
     def _room_needed(self, max_tokens: int | None) -> int:
         return max_tokens if max_tokens is not None else min(DEFAULT_MAX_TOKENS, max(1, self.context_window // 4))
 
-    def _plan(self, ids: list[int], params: SamplingParams, *, truncate: str | None, heal: bool) -> _Plan:
+    def _plan(self, ids: list[int], params: SamplingParams, *, truncate: str | None, heal: bool,
+              constraint: Constraint | None = None) -> _Plan:  # fmt: skip
         check_truncate(truncate)
         eot = self.tokenizer.eot_id
         if ids and ids[0] == eot:
@@ -289,7 +307,7 @@ class MiniEngine:
         if heal:
             ids, heal_bytes = self._healer.back_up(ids)
         return _Plan(ids=[eot, *ids], prompt_tokens=prompt_tokens, max_tokens=max_tokens, params=params,
-                     heal=heal_bytes)
+                     heal=heal_bytes, constraint=constraint)
 
     def _collect(self, plan: _Plan) -> list[Generation]:
         states = [TextAssembler(plan.params.stop, strip=len(plan.heal)) for _ in range(plan.params.n)]
@@ -321,26 +339,14 @@ class MiniEngine:
         if n > 1:  # prefill once, then decode the n samples as one batch
             cache = cache.expand(n)
             logits = logits.expand(n, -1)
-        rest = [plan.heal] * n  # bytes each sample must still re-create (token healing)
-        seen = None  # tokens in each sample's context, for repetition_penalty (CTRL's)
-        if p.repetition_penalty != 1.0:
-            seen = torch.zeros(n, self.config.vocab_size, dtype=torch.bool)
-            seen[:, plan.ids] = True
+        shaper = _Shaper(self, plan)
         for step in range(plan.max_tokens):
-            logits = logits.index_fill(1, self._banned, float("-inf"))
-            if seen is not None:
-                penalised = torch.where(logits > 0, logits / p.repetition_penalty, logits * p.repetition_penalty)
-                logits = torch.where(seen, penalised, logits)
-            if any(rest):
-                logits = logits.masked_fill(~self._healer.allowed(rest), float("-inf"))
-            next_ids = sample_next(logits, temperature=p.temperature, top_k=p.top_k, top_p=p.top_p,
-                                   generator=generator)  # fmt: skip
-            if seen is not None:
-                seen[torch.arange(n), next_ids] = True
+            next_ids = sample_next(shaper.apply(logits, states, plan.max_tokens - step), temperature=p.temperature,
+                                   top_k=p.top_k, top_p=p.top_p, generator=generator)  # fmt: skip
+            tokens = next_ids.tolist()
+            shaper.update(tokens, states)
             last_step = step == plan.max_tokens - 1
-            for i, (state, token) in enumerate(zip(states, next_ids.tolist(), strict=True)):
-                if rest[i]:
-                    rest[i] = self._healer.remaining(rest[i], token)
+            for i, (state, token) in enumerate(zip(states, tokens, strict=True)):
                 if state.done:
                     continue
                 if token == tok.eot_id:
@@ -350,10 +356,66 @@ class MiniEngine:
                 state.feed(token, tok.token_bytes(token))
                 if last_step:
                     state.finish("length")
+                elif shaper.complete(i):  # the grammar is satisfied: nothing may follow
+                    state.finish("stop")
             yield
             if last_step or all(s.done for s in states):
                 return
             logits = self._forward_last(next_ids.unsqueeze(1), cache)
+
+
+class _Shaper:
+    """What changes the logits before each sampling step: ids never to sample, the
+    repetition penalty, token healing's constraint on the first tokens, and a grammar
+    (structured output), each sample with its own state."""
+
+    def __init__(self, engine: MiniEngine, plan: _Plan) -> None:
+        n, p = plan.params.n, plan.params
+        self.banned = engine._banned
+        self.healer = engine._healer
+        self.rest = [plan.heal] * n  # bytes each sample must still re-create (token healing)
+        self.penalty = p.repetition_penalty
+        self.seen: torch.Tensor | None = None  # tokens in each sample's context (CTRL's penalty)
+        if self.penalty != 1.0:
+            self.seen = torch.zeros(n, engine.config.vocab_size, dtype=torch.bool)
+            self.seen[:, plan.ids] = True
+        self.matchers = [plan.constraint.matcher() for _ in range(n)] if plan.constraint is not None else None
+        self.reserve = plan.constraint.reserve if plan.constraint is not None else None
+
+    def apply(self, logits: torch.Tensor, states: list[TextAssembler], remaining: int) -> torch.Tensor:
+        logits = logits.index_fill(1, self.banned, float("-inf"))
+        if self.seen is not None:
+            penalised = torch.where(logits > 0, logits / self.penalty, logits * self.penalty)
+            logits = torch.where(self.seen, penalised, logits)
+        if any(self.rest):
+            logits = logits.masked_fill(~self.healer.allowed(self.rest), float("-inf"))
+        if self.matchers is not None:
+            logits = logits.masked_fill(~self._grammar_mask(logits.shape[1], states, remaining), float("-inf"))
+        return logits
+
+    def _grammar_mask(self, vocab: int, states: list[TextAssembler], remaining: int) -> torch.Tensor:
+        rows = []
+        closing = self.reserve is not None and remaining <= self.reserve
+        for m, s in zip(self.matchers or [], states, strict=True):
+            allowed = torch.ones(vocab, dtype=torch.bool) if s.done else m.allowed()
+            choice = m.closing(allowed) if closing and not s.done else None
+            if choice is not None:  # few tokens left: steer the sample to a complete value
+                allowed = torch.zeros(vocab, dtype=torch.bool)
+                allowed[choice] = True
+            rows.append(allowed)
+        return torch.stack(rows)
+
+    def update(self, tokens: list[int], states: list[TextAssembler]) -> None:
+        if self.seen is not None:
+            self.seen[torch.arange(len(tokens)), torch.tensor(tokens)] = True
+        for i, token in enumerate(tokens):
+            if self.rest[i]:
+                self.rest[i] = self.healer.remaining(self.rest[i], token)
+            if self.matchers is not None and not states[i].done:
+                self.matchers[i].advance(token)
+
+    def complete(self, i: int) -> bool:
+        return self.matchers is not None and self.matchers[i].done
 
 
 def _params(params: SamplingParams | None, options: dict[str, Any]) -> SamplingParams:

@@ -56,7 +56,8 @@ def build_tokenizer(fim: bool = False, template: str | None = CHATML):
     )
 
 
-def build_model_dir(path: Path, *, fim: bool = False, template: str | None = CHATML, seed: int = 0) -> Path:
+def build_model_dir(path: Path, *, fim: bool = False, template: str | None = CHATML, seed: int = 0,
+                    positions: int = 128) -> Path:  # fmt: skip
     """Save a tiny random llama + tokenizer to `path` (as save_pretrained would)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
@@ -66,7 +67,7 @@ def build_model_dir(path: Path, *, fim: bool = False, template: str | None = CHA
     tokenizer = build_tokenizer(fim=fim, template=template)
     config = LlamaConfig(
         vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=positions,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True,
         initializer_range=0.3,  # spread-out logits: greedy choices are far from ties
@@ -82,6 +83,12 @@ def build_model_dir(path: Path, *, fim: bool = False, template: str | None = CHA
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory) -> Path:
     return build_model_dir(tmp_path_factory.mktemp("hf") / "tiny-llama")
+
+
+@pytest.fixture(scope="session")
+def long_context_dir(tmp_path_factory) -> Path:
+    """The tiny model with 2048 positions (room for long prompts and outputs)."""
+    return build_model_dir(tmp_path_factory.mktemp("hf-long") / "tiny-llama-2k", positions=2048)
 
 
 @pytest.fixture(scope="session")
