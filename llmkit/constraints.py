@@ -57,6 +57,7 @@ class Vocabulary:
         self.tokenizer = tokenizer  # an llguidance.LLTokenizer
         self.size: int = tokenizer.vocab_size
         self._closers: list[int] | None = None
+        self.primary_closers: list[int] = []
 
     @property
     def closers(self) -> list[int]:
@@ -64,10 +65,15 @@ class Vocabulary:
         array's brace, then the shortest values (0, false, null), a comma, and last the
         UTF-8 continuation bytes (to finish a character cut in half before a quote)."""
         if self._closers is None:
-            texts = [b'"', b"}", b"]", b"0", b"false", b"null", b",", *(bytes([b]) for b in range(0x80, 0xC0))]
-            ids = [self.tokenizer.tokenize_bytes(text) for text in texts]
-            self._closers = list(dict.fromkeys(t[0] for t in ids if len(t) == 1))
+            primary = [self._single(text) for text in (b'"', b"}", b"]", b"0", b"false", b"null", b",")]
+            continuations = [self._single(bytes([b])) for b in range(0x80, 0xC0)]
+            self.primary_closers = [t for t in primary if t is not None]
+            self._closers = self.primary_closers + [t for t in continuations if t is not None]
         return self._closers
+
+    def _single(self, text: bytes) -> int | None:
+        ids = self.tokenizer.tokenize_bytes(text)
+        return ids[0] if len(ids) == 1 else None
 
     @classmethod
     def from_bytes(cls, tokens: Sequence[bytes], *, eos_ids: Sequence[int], special_ids: Sequence[int] = (),
@@ -130,17 +136,19 @@ class Constraint:
 
     def matcher(self) -> Matcher:
         llg = _llguidance()
+        closers = self.vocab.closers
         return Matcher(llg.LLMatcher(self.vocab.tokenizer, self._grammar, log_level=0), self.vocab.size,
-                       self.vocab.closers)  # fmt: skip
+                       closers, len(self.vocab.primary_closers))  # fmt: skip
 
 
 class Matcher:
     """One sample's position in the grammar."""
 
-    def __init__(self, matcher: Any, size: int, closers: list[int]) -> None:
+    def __init__(self, matcher: Any, size: int, closers: list[int], primary: int) -> None:
         self._m = matcher
         self.size = size
-        self.closers = closers
+        self.closers = closers  # the primary ones first, then UTF-8 continuation bytes
+        self.primary = primary
 
     def allowed(self) -> torch.Tensor:
         """(vocab,) bool: the tokens that keep the output valid from here."""
@@ -159,7 +167,8 @@ class Matcher:
         if forced:
             return int(forced[0])
         best, best_length = None, ROLLOUT_LIMIT + 1
-        candidates = [t for t in self.closers if t < allowed.shape[0] and bool(allowed[t])]
+        usable = [t for t in self.closers if t < allowed.shape[0] and bool(allowed[t])]
+        candidates = [t for t in usable if t in self.closers[: self.primary]] or usable  # bytes only mid-character
         if not candidates:  # e.g. inside an enum: any allowed token leads on
             first = int(allowed.nonzero()[0, 0]) if bool(allowed.any()) else -1
             candidates = [first] if first >= 0 else []

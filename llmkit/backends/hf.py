@@ -31,7 +31,7 @@ from ..options import stop_list, validate
 from ..structured import with_note
 from ..types import Capabilities, Message, Response, StreamEvent, TokenCount
 from .hf_chat import ChatFormatter
-from .local import LocalBackend
+from .local import LocalBackend, response_events
 
 if TYPE_CHECKING:  # torch and transformers load with the first model, not with this module
     from ..cache import Lease
@@ -44,12 +44,12 @@ class HFBackend(LocalBackend):
     provider = "hf"
     capabilities = Capabilities(
         chat=True, streaming=True, completion=True, logprobs=True, multiple_samples=True, embeddings=True,
-        structured_output=True,  # by constrained decoding
+        structured_output=True, tools=True,  # both by constrained decoding (tool_protocol.py)
         fill_in_the_middle=False,  # per model: True when the tokenizer has FIM tokens
     )  # fmt: skip
     options = frozenset({"max_tokens", "temperature", "top_p", "top_k", "stop", "seed", "n", "repetition_penalty",
-                         "response_format"})  # fmt: skip
-    complete_options = (options - {"response_format"}) | {"suffix"}
+                         "response_format", "tools", "tool_choice"})  # fmt: skip
+    complete_options = (options - {"response_format", "tools", "tool_choice"}) | {"suffix"}
     embed_options = frozenset({"truncate"})
     settings = {
         "device": "torch device: auto (default: cuda when present, else cpu), cpu, cuda, cuda:1, mps",
@@ -93,10 +93,13 @@ class HFBackend(LocalBackend):
     # --- prompts -------------------------------------------------------------------
 
     def _chat_ids(self, messages: list[Message], options: dict[str, Any] | None = None) -> list[int]:
-        # the template writes any BOS itself: adding special tokens again would double it
-        fmt = (options or {}).get("response_format")
-        if fmt is not None:  # tell the model what the constraint will hold it to: it writes better JSON
-            messages = with_note(messages, fmt)
+        """The templated prompt, with the tool protocol (tools) or the schema note
+        (response_format) in the system prompt: a model told what the constraint holds
+        it to writes better JSON. The template writes any BOS itself."""
+        options = options or {}
+        messages, opts = self._with_tools(messages, options)
+        if opts.get("response_format") is not None and not options.get("tools"):
+            messages = with_note(messages, opts["response_format"])
         return self.engine.encode(self.formatter.render(messages))
 
     def _complete_ids(self, prompt: str, options: dict[str, Any]) -> list[int]:
@@ -112,7 +115,7 @@ class HFBackend(LocalBackend):
         return StopMatcher(stop_list(options.get("stop")) + (self.formatter.extra_stops if chat else []))
 
     def _constraint(self, options: dict[str, Any]) -> Constraint | None:
-        fmt = options.get("response_format")
+        fmt = self._with_tools([], options)[1].get("response_format")
         return None if fmt is None else Constraint.json_schema(schema_of(fmt), self.engine.vocabulary())
 
     def _generate(self, prompts: list[list[int]], options: dict[str, Any], chat: bool) -> list[Response]:
@@ -121,7 +124,7 @@ class HFBackend(LocalBackend):
         responses = [self._response(samples) for samples in results]
         for r in responses:
             r.structured_by = "constrained" if constraint is not None else None
-        return responses
+        return [self._read_tools(r, options) for r in responses]
 
     # --- the Backend contract ------------------------------------------------------
 
@@ -132,6 +135,8 @@ class HFBackend(LocalBackend):
         return self._generate([self._complete_ids(prompt, options)], options, chat=False)[0]
 
     def stream(self, messages: list[Message], options: dict[str, Any]) -> Iterator[StreamEvent]:
+        if options.get("tools"):  # a protocol reply is one JSON object: read whole, then given as events
+            return iter(response_events(self.chat(messages, options)))
         return self.engine.stream(self._chat_ids(messages, options), self._params(options),
                                   self._stops(options, chat=True), self._constraint(options))  # fmt: skip
 

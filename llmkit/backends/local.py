@@ -24,10 +24,12 @@ from typing import Any
 
 from ..cache import Lease
 from ..generation import SAMPLING_OPTIONS, Generation, SamplingParams
-from ..types import Embeddings, Logprobs, Response, Usage
+from ..structured import schema_of
+from ..types import Embeddings, Logprobs, Message, Response, StreamEvent, ToolCallDelta, Usage
+from . import tool_protocol
 from .base import Backend
 
-__all__ = ["LocalBackend"]
+__all__ = ["LocalBackend", "response_events"]
 
 
 class LocalBackend(Backend):
@@ -92,3 +94,43 @@ class LocalBackend(Backend):
     def attention(self, text: str) -> tuple[list[str], Any]:
         """(tokens, attention weights (layers, heads, T, T)) for `llmkit attention`."""
         return self.engine.attention(text)
+
+    # --- tools: the JSON protocol of tool_protocol.py, under constrained decoding --------
+
+    def _with_tools(self, messages: list[Message], options: dict[str, Any]) -> tuple[list[Message], dict[str, Any]]:
+        """The conversation and options to generate with: with tools, the protocol's
+        prompt and its reply schema as the response format (calls and results of earlier
+        steps are transcribed either way, for templates without a tool role)."""
+        tools = options.get("tools")
+        if not tools:
+            needs = any(m.role == "tool" or m.tool_calls for m in messages)
+            return (tool_protocol.transcribe(messages) if needs else messages), options
+        fmt = options.get("response_format")
+        opts = {k: v for k, v in options.items() if k not in ("tools", "tool_choice")}
+        opts["response_format"] = tool_protocol.reply_schema(tools, options.get("tool_choice"),
+                                                             schema_of(fmt) if fmt is not None else None)  # fmt: skip
+        return tool_protocol.prompt_messages(messages, tools, options.get("tool_choice")), opts
+
+    def _read_tools(self, response: Response, options: dict[str, Any]) -> Response:
+        """A protocol reply as a Response: its tool call, or its answer as the text."""
+        if not options.get("tools"):
+            return response
+        texts, calls = [], []
+        for i, text in enumerate(response.texts):
+            answer, found = tool_protocol.parse_reply(text, i)
+            texts.append(answer)
+            calls.append(found)
+        response.text, response.texts, response.tool_calls = texts[0], texts, calls[0]
+        if calls[0]:
+            response.finish_reason = "tool_calls"
+        response.structured_by = "constrained" if options.get("response_format") is not None and not calls[0] else None
+        return response
+
+
+def response_events(response: Response) -> list[StreamEvent]:
+    """A whole Response as a stream's events (the text, each tool call, the end)."""
+    events = [StreamEvent(text=t, index=i) for i, t in enumerate(response.texts) if t]
+    events += [StreamEvent(tool_calls=[ToolCallDelta(i, c.id, c.name, c.arguments)]) for i, c in enumerate(response.tool_calls)]
+    events.append(StreamEvent(finish_reason=response.finish_reason))
+    events.append(StreamEvent(usage=response.usage))
+    return events

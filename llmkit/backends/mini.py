@@ -13,12 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .. import tokens
 from ..cache import Lease, SharedCache
 from ..constraints import Constraint, schema_of
 from ..errors import CheckpointError
 from ..generation import stream_ending
 from ..types import Capabilities, Message, Response, StreamEvent, TokenCount
-from .local import LocalBackend
+from .local import LocalBackend, response_events
 
 __all__ = ["MiniBackend", "ENGINES", "SHIPPED", "acquire_engine", "checkpoint_path", "render_prompt"]
 
@@ -58,11 +59,12 @@ class MiniBackend(LocalBackend):
     provider = "mini"
     capabilities = Capabilities(
         chat=True, streaming=True, completion=True, logprobs=True, fill_in_the_middle=True,
-        embeddings=True, multiple_samples=True, structured_output=True,  # by constrained decoding
+        embeddings=True, multiple_samples=True,
+        structured_output=True, tools=True,  # both by constrained decoding (tools: weak, a small code model)
     )  # fmt: skip
     options = frozenset({"max_tokens", "temperature", "top_p", "top_k", "stop", "seed", "n", "repetition_penalty",
-                         "truncate", "response_format"})  # fmt: skip
-    complete_options = (options - {"response_format"}) | {"suffix"}
+                         "truncate", "response_format", "tools", "tool_choice"})  # fmt: skip
+    complete_options = (options - {"response_format", "tools", "tool_choice"}) | {"suffix"}
     embed_options = frozenset({"truncate"})
     completion_model = True
     settings = {
@@ -87,21 +89,28 @@ class MiniBackend(LocalBackend):
         response = self._response(self.engine.generate(prompt, params, truncate=truncate, token_healing=self._heal,
                                                        constraint=constraint))  # fmt: skip
         response.structured_by = "constrained" if constraint is not None else None
-        return response
+        return self._read_tools(response, options)
 
     def _constraint(self, options: dict[str, Any]) -> Constraint | None:
-        fmt = options.get("response_format")
+        fmt = self._with_tools([], options)[1].get("response_format")
         return None if fmt is None else Constraint.json_schema(schema_of(fmt), self.engine.vocabulary())
 
+    def _prompt(self, messages: list[Message], options: dict[str, Any]) -> str:
+        return render_prompt(self._with_tools(messages, options)[0])
+
     def chat(self, messages: list[Message], options: dict[str, Any]) -> Response:
-        return self._generate(render_prompt(messages), options)
+        return self._generate(self._prompt(messages, options), options)
 
     def complete(self, prompt: str, options: dict[str, Any]) -> Response:
         return self._generate(prompt, options)
 
     def stream(self, messages: list[Message], options: dict[str, Any]) -> Iterator[StreamEvent]:
-        gen = self.engine.stream(render_prompt(messages), self._params(options), truncate=options.get("truncate"),
-                                 token_healing=self._heal, constraint=self._constraint(options))  # fmt: skip
+        if options.get("tools"):  # a protocol reply is one JSON object: read whole, then given as events
+            yield from response_events(self.chat(messages, options))
+            return
+        gen = self.engine.stream(self._prompt(messages, options), self._params(options),
+                                 truncate=options.get("truncate"), token_healing=self._heal,
+                                 constraint=self._constraint(options))  # fmt: skip
         try:
             for delta in gen:
                 yield StreamEvent(text=delta)
@@ -110,9 +119,13 @@ class MiniBackend(LocalBackend):
         yield from stream_ending([gen.finish_reason or "stop"], 1, gen.prompt_tokens, gen.completion_tokens)
 
     def count_tokens(self, content: str | list[Message]) -> TokenCount:
-        text = content if isinstance(content, str) else render_prompt(content)
+        text = content if isinstance(content, str) else render_prompt(self._with_tools(content, {})[0])
         return TokenCount(self.engine.count_tokens(text), encoding="mini-bpe")
 
     def check_context(self, payload: str | list[Message], options: dict[str, Any]) -> None:
-        if options.get("truncate") is None:  # with truncation, the engine makes it fit
-            super().check_context(payload, options)
+        """Count what generation will be given (a conversation with the tool protocol's
+        prompt, when there are tools); with truncation, the engine makes it fit."""
+        if options.get("truncate") is None:
+            text = payload if isinstance(payload, str) else self._prompt(payload, options)
+            tokens.check_fits(self.engine.count_tokens(text), options.get("max_tokens"), self.context_window(),
+                              self.model_id)  # fmt: skip

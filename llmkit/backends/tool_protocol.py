@@ -1,0 +1,127 @@
+"""Tool calling for the local backends: a documented JSON protocol, held by constrained
+decoding, so that a small model can only call a tool that exists, with arguments that
+fit its schema, or answer.
+
+The tools are described in the system prompt, and each reply is one JSON object:
+
+    {"tool": "get_weather", "arguments": {"city": "Oslo"}}     a call
+    {"answer": "It is 21 degrees in Oslo."}                    the final answer
+
+(with a response_format, "answer" holds a value of that schema). Earlier calls and their
+results are written into the conversation in the same terms, so templates without a
+tool role still read them. tool_choice "required" leaves out the answer, a tool's name
+allows only that tool, "none" only the answer. One call per reply.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..tools import Tool
+from ..types import Message, ToolCall
+
+__all__ = ["prompt_messages", "reply_schema", "parse_reply", "transcribe", "signature"]
+
+_GUIDE = (
+    'Reply with one JSON object: {"tool": NAME, "arguments": {...}} to call a tool (its result comes back), '
+    'or {"answer": ...} to answer. Tools:\n'
+)
+
+
+def reply_schema(tools: list[Tool], tool_choice: Any = None, answer: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON schema every reply must match."""
+    chosen = tools
+    if isinstance(tool_choice, str) and tool_choice not in ("auto", "required", "none"):
+        chosen = [t for t in tools if t.name == tool_choice]
+    elif isinstance(tool_choice, dict):
+        name = (tool_choice.get("function") or {}).get("name")
+        chosen = [t for t in tools if t.name == name]
+    calls = [] if tool_choice == "none" else [
+        {"type": "object", "properties": {"tool": {"const": t.name}, "arguments": _object(t.parameters)},
+         "required": ["tool", "arguments"], "additionalProperties": False}
+        for t in chosen
+    ]  # fmt: skip
+    answers = [] if tool_choice == "required" or (calls and chosen is not tools) else [
+        {"type": "object", "properties": {"answer": answer or {"type": "string"}}, "required": ["answer"],
+         "additionalProperties": False}
+    ]  # fmt: skip
+    options = calls + answers
+    return options[0] if len(options) == 1 else {"anyOf": options}
+
+
+def signature(tool: Tool) -> str:
+    """A tool as a short signature, `add(a: integer, b: integer)`: a small model's context
+    is short (the bundled one has 255 tokens), and the constraint enforces the schema."""
+    props = (tool.parameters or {}).get("properties") or {}
+    required = set((tool.parameters or {}).get("required") or [])
+    args = [f"{name}{'' if name in required else '?'}: {_kind(spec)}" for name, spec in props.items()]
+    return f"{tool.name}({', '.join(args)})"
+
+
+def _kind(spec: Any) -> str:
+    if not isinstance(spec, dict):
+        return "any"
+    if "enum" in spec:
+        return "|".join(json.dumps(v) for v in spec["enum"])
+    if "anyOf" in spec:
+        return " or ".join(_kind(s) for s in spec["anyOf"])
+    kind = spec.get("type", "object" if "properties" in spec else "any")
+    if kind == "array":
+        return f"list of {_kind(spec.get('items'))}"
+    return str(kind)
+
+
+def _object(parameters: dict[str, Any]) -> dict[str, Any]:
+    schema = dict(parameters or {"type": "object"})
+    if schema.get("type") == "object" and "properties" in schema:
+        schema.setdefault("additionalProperties", False)  # only the declared arguments
+    return schema
+
+
+def prompt_messages(messages: list[Message], tools: list[Tool], tool_choice: Any = None) -> list[Message]:
+    """The conversation as the model sees it: the protocol and the tools in the system
+    prompt, earlier calls and results transcribed."""
+    guide = _GUIDE + "\n".join(f"{signature(t)}: {t.description}" if t.description else signature(t) for t in tools)
+    if isinstance(tool_choice, str) and tool_choice == "required":
+        guide += "\nCall a tool now."
+    out = transcribe(messages)
+    if out and out[0].role == "system":
+        return [Message("system", f"{out[0].text}\n\n{guide}"), *out[1:]]
+    return [Message("system", guide), *out]
+
+
+def transcribe(messages: list[Message]) -> list[Message]:
+    """Tool calls and results in plain user/assistant turns, in the protocol's words."""
+    out = []
+    for m in messages:
+        if m.role == "assistant" and m.tool_calls:
+            for call in m.tool_calls:
+                out.append(Message("assistant", json.dumps({"tool": call.name, "arguments": _args(call)})))
+        elif m.role == "tool":
+            out.append(Message("user", f"Result of the tool call: {m.text}"))
+        else:
+            out.append(m)
+    return out
+
+
+def _args(call: ToolCall) -> Any:
+    try:
+        return json.loads(call.arguments or "{}")
+    except json.JSONDecodeError:
+        return call.arguments
+
+
+def parse_reply(text: str, number: int = 0) -> tuple[str, list[ToolCall]]:
+    """(answer text, tool calls) from a reply written in the protocol; text that is not
+    the protocol's JSON is the answer as it stands."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return text, []
+    if isinstance(data, dict) and isinstance(data.get("tool"), str):
+        return "", [ToolCall(f"call_{number}", data["tool"], json.dumps(data.get("arguments") or {}))]
+    if isinstance(data, dict) and "answer" in data:
+        answer = data["answer"]
+        return (answer if isinstance(answer, str) else json.dumps(answer)), []
+    return text, []

@@ -1,0 +1,115 @@
+"""Tool calls on the local backends: the JSON protocol under constrained decoding lets a
+model call only a tool that exists, with arguments that fit, or answer."""
+
+import json
+
+import pytest
+
+import llmkit
+from llmkit.backends import tool_protocol
+from llmkit.tools import to_tool
+
+pytest.importorskip("llguidance")
+
+
+@llmkit.tool
+def add(a: int, b: int) -> int:
+    "Add two integers."
+    return a + b
+
+
+@llmkit.tool
+def shout(text: str, loud: bool = False) -> str:
+    "Upper-case a text."
+    return text.upper() + ("!" if loud else "")
+
+
+def test_the_reply_schema_allows_known_tools_or_an_answer():
+    tools = [to_tool(add), to_tool(shout)]
+    schema = tool_protocol.reply_schema(tools)
+    assert [o["properties"].get("tool", {}).get("const") for o in schema["anyOf"]] == ["add", "shout", None]
+    assert tool_protocol.reply_schema(tools, "required")["anyOf"][1]["properties"]["tool"] == {"const": "shout"}
+    only = tool_protocol.reply_schema(tools, "add")
+    assert only["properties"]["tool"] == {"const": "add"} and "anyOf" not in only
+    assert list(tool_protocol.reply_schema(tools, "none")["properties"]) == ["answer"]
+    answer = {"type": "integer"}
+    assert tool_protocol.reply_schema(tools, None, answer)["anyOf"][-1]["properties"]["answer"] == answer
+
+
+def test_replies_and_transcripts_in_the_protocol():
+    assert tool_protocol.parse_reply('{"tool": "add", "arguments": {"a": 1, "b": 2}}')[1][0].args == {"a": 1, "b": 2}
+    assert tool_protocol.parse_reply('{"answer": "3"}') == ("3", [])
+    assert tool_protocol.parse_reply('{"answer": {"x": 1}}') == ('{"x": 1}', [])
+    assert tool_protocol.parse_reply("plain text") == ("plain text", [])
+    messages = [llmkit.user("1+2?"), llmkit.assistant("", [llmkit.ToolCall("c", "add", '{"a": 1, "b": 2}')]),
+                llmkit.tool_result("3", tool_call_id="c")]  # fmt: skip
+    out = tool_protocol.transcribe(messages)
+    assert [m.role for m in out] == ["user", "assistant", "user"]
+    assert json.loads(out[1].text) == {"tool": "add", "arguments": {"a": 1, "b": 2}} and "3" in out[2].text
+
+
+def random_agent(client, **kwargs):
+    return llmkit.Agent(client, tools=[add, shout], max_steps=3, tool_retries=10, **kwargs)
+
+
+def every_call_is_valid(messages):
+    calls = [c for m in messages for c in m.tool_calls]
+    for call in calls:
+        tool = {"add": add, "shout": shout}[call.name]  # a known tool...
+        tool.validate(call.arguments)  # ...with arguments that fit its schema
+    return calls
+
+
+@pytest.fixture(scope="module")
+def random_mini(tmp_path_factory):
+    import torch
+
+    from llmkit.mini.checkpoint import save_checkpoint
+    from llmkit.mini.model import GPT, GPTConfig
+    from llmkit.mini.tokenizer import train_tokenizer
+
+    corpus = tmp_path_factory.mktemp("corpus") / "c.txt"
+    corpus.write_text("def add(a, b):\n    return a + b\n" * 50 + '{"tool": "add", "answer": 3}\n' * 20)
+    tok = train_tokenizer([corpus], 400)
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, n_layer=1, n_head=2, n_embd=32, block_size=1024))
+    path = tmp_path_factory.mktemp("tools") / "random"
+    save_checkpoint(path, model, tok)
+    return llmkit.Client(f"mini:{path}", max_tokens=120, temperature=1.3)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_random_mini_model_only_makes_valid_calls(random_mini, seed):
+    try:
+        result = random_agent(random_mini).run("Add 2 and 3.", seed=seed, tool_choice="required")
+        messages = result.messages
+    except llmkit.agents.MaxStepsError as exc:  # a random model may never answer: that is allowed
+        messages = exc.messages
+    assert len(every_call_is_valid(messages)) >= 1
+
+
+def test_a_random_hf_model_only_makes_valid_calls(long_context_hf):
+    for seed in range(3):
+        try:
+            messages = random_agent(long_context_hf).run("Add 2 and 3.", seed=seed, tool_choice="required").messages
+        except llmkit.agents.MaxStepsError as exc:
+            messages = exc.messages
+        assert len(every_call_is_valid(messages)) >= 1
+    r = long_context_hf.chat("Say hi.", tools=[add], tool_choice="none", seed=1)
+    assert not r.tool_calls and isinstance(r.text, str)
+    with long_context_hf.stream("Add.", tools=[add], tool_choice="add", seed=2) as s:
+        list(s)
+    assert s.response.tool_calls[0].name == "add" and s.response.finish_reason == "tool_calls"
+
+
+@pytest.fixture(scope="module")
+def long_context_hf(tmp_path_factory):
+    pytest.importorskip("transformers")
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("hf_conftest", Path(__file__).parent / "hf" / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    path = module.build_model_dir(tmp_path_factory.mktemp("hf-tools") / "tiny", positions=2048)
+    return llmkit.Client(f"hf:{path}", max_tokens=120, temperature=1.3)
