@@ -21,6 +21,7 @@ _EXPORTS = {
     "Client": "llmkit.client",
     "Conversation": "llmkit.conversation",
     "Agent": "llmkit.agents",
+    "mcp_server": "llmkit.agents",
     "AgentResult": "llmkit.agents",
     "Turn": "llmkit.conversation",
     "Stream": "llmkit.streaming",
@@ -81,7 +82,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for type checkers and IDEs
     from . import errors
-    from .agents import Agent, AgentResult
+    from .agents import Agent, AgentResult, mcp_server
     from .backends.base import Backend
     from .cache import clear_caches
     from .client import Client

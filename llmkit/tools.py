@@ -81,8 +81,8 @@ class Tool:
                 raise ToolArgumentsError(self.name, [f"the arguments are not valid JSON: {exc}"]) from None
         if not isinstance(arguments, Mapping):
             raise ToolArgumentsError(self.name, ["the arguments must be a JSON object"])
-        if self.args_model is None:
-            return dict(arguments)
+        if self.args_model is None:  # a tool known by its schema: checked with jsonschema where installed
+            return self._check_schema(dict(arguments))
         import pydantic
 
         try:
@@ -91,6 +91,17 @@ class Tool:
             problems = [f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors()]
             raise ToolArgumentsError(self.name, problems) from None
         return {name: getattr(parsed, name) for name in type(parsed).model_fields}
+
+    def _check_schema(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        try:
+            import jsonschema
+        except ImportError:
+            return arguments
+        problems = [f"{'.'.join(map(str, e.path)) or 'arguments'}: {e.message}"
+                    for e in jsonschema.Draft202012Validator(self.parameters).iter_errors(arguments)]  # fmt: skip
+        if problems:
+            raise ToolArgumentsError(self.name, problems)
+        return arguments
 
     def call(self, arguments: str | Mapping[str, Any]) -> Any:
         """Validate the arguments, then call the function with them (an async function's

@@ -105,3 +105,10 @@ def test_agent_against_an_openai_compatible_server(server):
     assert r.returncode == 0, r.stderr
     assert "answer 'Oslo: 4 C' after 2 steps" in r.stdout and "typed  Forecast(city='Oslo', temperature_c=4.0)" in r.stdout
     assert server.requests[2]["body"]["response_format"]["type"] == "json_schema"  # native structured output
+
+
+def test_mcp_tools():
+    out = run_example("mcp_tools.py")
+    assert "tools: add_note(text), list_notes()" in out
+    assert 'calls  add_note({"text": "buy milk"})' in out and "result noted (1 notes)" in out
+    assert 'answer Your notes: ["buy milk"]' in out

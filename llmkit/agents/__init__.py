@@ -15,11 +15,14 @@
     loop.py     Agent, AgentResult, AgentStep, AgentEvent, MaxStepsError
     toolbox.py  running a model's calls: validation, approval, hooks, retries, repeats
     output.py   output_type: the final answer validated (re-asked when it does not fit)
+    mcp.py      tools from Model Context Protocol servers (stdio, streamable HTTP)
 """
 
 from .loop import Agent, AgentEvent, AgentResult, AgentStep, MaxStepsError
+from .mcp import MCPError, MCPServer, mcp_server
 from .output import OutputValidationError
 from .toolbox import ToolContext, ToolFailedError, ToolOutcome, Veto, tools_of
 
 __all__ = ["Agent", "AgentResult", "AgentStep", "AgentEvent", "MaxStepsError", "OutputValidationError",
+           "MCPServer", "MCPError", "mcp_server",
            "ToolFailedError", "ToolContext", "ToolOutcome", "Veto", "tools_of"]

@@ -71,6 +71,8 @@ def tools_of(obj: Any) -> list[Tool]:
     object whose public methods are tools; a class is instantiated with no arguments)."""
     if isinstance(obj, (Tool, Mapping)) or inspect.isfunction(obj) or inspect.ismethod(obj) or inspect.isbuiltin(obj):
         return [to_tool(obj)]
+    if hasattr(obj, "__llmkit_tools__"):  # a source of tools, e.g. an MCP server
+        return list(obj.__llmkit_tools__())
     if inspect.isclass(obj):
         obj = obj()
     methods = [getattr(obj, name) for name in dir(type(obj)) if not name.startswith("_")]

@@ -16,6 +16,7 @@ allows only that tool, "none" only the answer. One call per reply.
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 
 from ..tools import Tool
@@ -25,7 +26,7 @@ __all__ = ["prompt_messages", "reply_schema", "parse_reply", "transcribe", "sign
 
 _GUIDE = (
     'Reply with one JSON object: {"tool": NAME, "arguments": {...}} to call a tool (its result comes back), '
-    'or {"answer": ...} to answer. Tools:\n'
+    'or {"answer": ...} to answer. When a tool can compute or look up the answer, call it first. Tools:\n'
 )
 
 
@@ -94,12 +95,15 @@ def prompt_messages(messages: list[Message], tools: list[Tool], tool_choice: Any
 def transcribe(messages: list[Message]) -> list[Message]:
     """Tool calls and results in plain user/assistant turns, in the protocol's words."""
     out = []
+    names: dict[str, str] = {}
     for m in messages:
         if m.role == "assistant" and m.tool_calls:
             for call in m.tool_calls:
+                names[call.id] = call.name
                 out.append(Message("assistant", json.dumps({"tool": call.name, "arguments": _args(call)})))
         elif m.role == "tool":
-            out.append(Message("user", f"Result of the tool call: {m.text}"))
+            name = names.get(m.tool_call_id or "", "the tool")
+            out.append(Message("user", f'{name} returned: {m.text}\nIf that answers the question, reply {{"answer": ...}}.'))
         else:
             out.append(m)
     return out
@@ -120,7 +124,8 @@ def parse_reply(text: str, number: int = 0) -> tuple[str, list[ToolCall]]:
     except json.JSONDecodeError:
         return text, []
     if isinstance(data, dict) and isinstance(data.get("tool"), str):
-        return "", [ToolCall(f"call_{number}", data["tool"], json.dumps(data.get("arguments") or {}))]
+        call_id = f"call_{secrets.token_hex(4)}_{number}"  # unique across steps, like a server's
+        return "", [ToolCall(call_id, data["tool"], json.dumps(data.get("arguments") or {}))]
     if isinstance(data, dict) and "answer" in data:
         answer = data["answer"]
         return (answer if isinstance(answer, str) else json.dumps(answer)), []

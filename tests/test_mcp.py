@@ -1,0 +1,138 @@
+"""Tools from a real MCP server (written here with the mcp SDK's own server API), over
+stdio and streamable HTTP, called by an Agent."""
+
+import json
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import llmkit
+
+pytest.importorskip("mcp")
+
+SERVER = textwrap.dedent('''
+    import sys
+    from mcp.server.mcpserver import MCPServer
+
+    server = MCPServer("calculator")
+
+    @server.tool()
+    def add(a: int, b: int) -> int:
+        """Add two integers."""
+        return a + b
+
+    @server.tool()
+    def lookup(city: str) -> dict:
+        """Facts about a city."""
+        return {"city": city, "population": 709000}
+
+    @server.tool()
+    def broken(x: str) -> str:
+        """Always fails."""
+        raise ValueError("broken on purpose")
+
+    if __name__ == "__main__":
+        if len(sys.argv) > 1:
+            server.run(transport="streamable-http", host="127.0.0.1", port=int(sys.argv[1]))
+        else:
+            server.run()
+''')
+
+
+@pytest.fixture(scope="module")
+def server_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("mcp") / "calculator.py"
+    path.write_text(SERVER)
+    return path
+
+
+@pytest.fixture(scope="module")
+def stdio(server_file):
+    with llmkit.mcp_server([sys.executable, str(server_file)]) as server:
+        yield server
+
+
+def test_tools_are_listed_with_their_schemas(stdio):
+    tools = {t.name: t for t in stdio.tools()}
+    assert sorted(tools) == ["add", "broken", "lookup"]
+    assert tools["add"].description == "Add two integers." and tools["add"].parameters["required"] == ["a", "b"]
+    assert tools["add"].call({"a": 2, "b": 3}) == 5  # structured content, unwrapped
+    assert json.loads(tools["lookup"].call({"city": "Oslo"}))["population"] == 709000  # text content
+    with pytest.raises(llmkit.ToolArgumentsError, match="b"):  # checked against the schema before it is sent
+        tools["add"].call({"a": 2})
+
+
+def test_an_agent_calls_mcp_tools_and_hears_their_errors(stdio):
+    model = llmkit.Client("mock", responses=[
+        [llmkit.ToolCall("c1", "add", '{"a": 40, "b": 2}'), llmkit.ToolCall("c2", "broken", '{"x": "y"}')],
+        "40 + 2 = 42",
+    ])  # fmt: skip
+    result = llmkit.Agent(model, tools=[stdio]).run("add them")
+    tool_results = [m.text for m in result.messages if m.role == "tool"]
+    assert tool_results[0] == "42"
+    assert tool_results[1].startswith("Error: the tool raised MCPError: MCP tool 'broken' failed")
+    assert result.output == "40 + 2 = 42"
+    assert [t.name for t in model.backend.calls[0][2]["tools"]] == ["add", "lookup", "broken"]
+
+
+def test_prefixes_keep_two_servers_apart(server_file):
+    with llmkit.mcp_server([sys.executable, str(server_file)], prefix="calc_") as server:
+        assert sorted(t.name for t in server.tools()) == ["calc_add", "calc_broken", "calc_lookup"]
+        assert server.tools()[0].call({"a": 1, "b": 1}) == 2
+
+
+def test_a_server_that_cannot_start_is_a_clear_error(tmp_path):
+    bad = tmp_path / "crash.py"
+    bad.write_text("import sys\nprint('missing configuration FOO_TOKEN', file=sys.stderr)\nsys.exit(3)\n")
+    with pytest.raises(llmkit.agents.MCPError) as info:
+        llmkit.mcp_server([sys.executable, str(bad)], timeout=10).tools()
+    assert "could not connect" in str(info.value) and "FOO_TOKEN" in info.value.hint
+    with pytest.raises(llmkit.agents.MCPError):
+        llmkit.mcp_server("/no/such/program --flag", timeout=10).tools()
+
+
+def test_closing_stops_the_server_process(server_file):
+    server = llmkit.mcp_server([sys.executable, str(server_file)])
+    server.tools()
+    process = server_process(server)
+    server.close()
+    process.wait(10)
+    assert not process.is_running()  # the subprocess is gone
+    assert server.tools()[0].call({"a": 1, "b": 2}) == 3  # used again: connected again
+    server.close()
+
+
+def server_process(server):
+    """The stdio server's subprocess (found among this process's children)."""
+    import psutil
+
+    children = [p for p in psutil.Process().children(recursive=True) if "calculator.py" in " ".join(p.cmdline())]
+    assert children
+    return children[-1]
+
+
+def test_streamable_http(server_file):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, str(server_file), str(port)], stderr=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        with llmkit.mcp_server(f"http://127.0.0.1:{port}/mcp") as server:
+            assert sorted(t.name for t in server.tools()) == ["add", "broken", "lookup"]
+            model = llmkit.Client("mock", responses=[llmkit.ToolCall("c1", "add", '{"a": 1, "b": 2}'), "3"])
+            assert llmkit.Agent(model, tools=[server]).run("1+2").messages[2].text == "3"
+    finally:
+        proc.terminate()
+        proc.wait(10)
