@@ -2,6 +2,7 @@
 stdio and streamable HTTP, called by an Agent."""
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -136,3 +137,18 @@ def test_streamable_http(server_file):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_chat_with_mcp_tools_asks_before_each_call(server_file, isolated_home):
+    """`llmkit chat --mcp CMD` in a real process: the calls are shown, each one asked for."""
+    responses = [{"tool_calls": [{"id": "c1", "function": {"name": "add", "arguments": '{"a": 2, "b": 40}'}}]},
+                 "2 + 40 = 42"]  # fmt: skip
+    cmd = [sys.executable, "-m", "llmkit.cli", "chat", "-m", "mock", "-o", "responses", json.dumps(responses),
+           "--mcp", f"{sys.executable} {server_file}"]  # fmt: skip
+    r = subprocess.run(cmd, input="what is 2 + 40?\ny\n/tools\n", capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "LLMKIT_HOME": str(isolated_home)})  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "MCP tools from" in r.stdout and "add, lookup, broken" in r.stdout
+    assert 'allow add({"a": 2, "b": 40})? [y/N]' in r.stdout
+    assert '→ add({"a": 2, "b": 40})' in r.stdout and "← 42" in r.stdout and "2 + 40 = 42" in r.stdout
+    assert "add(a: integer, b: integer) [asks first]" in r.stdout

@@ -308,3 +308,59 @@ def test_an_unexpected_backend_bug_is_one_line_and_the_session_goes_on():
     app.conversation.client.backend.stream = stream
     app.run()
     assert "error: ZeroDivisionError: division by zero" in out.getvalue() and "fine" in out.getvalue()
+
+
+# --- llmkit chat --tools --------------------------------------------------------------------
+
+
+def tool_app(*lines, responses, tools):
+    client = llmkit.Client("mock", responses=responses)
+    conv = Conversation(client, history=History(), source="chat")
+    buf = io.StringIO()
+    app = ChatApp(conv, ScriptedReader(*lines), Renderer(Console(file=buf, width=100)), reason="test", tools=tools)
+    return app, buf
+
+
+def test_a_chat_with_tools_shows_each_call_and_keeps_the_answer(tmp_path):
+    from llmkit.agents.builtin import default_tools
+
+    (tmp_path / "todo.txt").write_text("buy milk\n")
+    responses = [
+        [llmkit.ToolCall("c1", "calculate", '{"expression": "6 * 7"}'),
+         llmkit.ToolCall("c2", "read_file", '{"path": "../etc/passwd"}')],
+        "6 * 7 = 42, and that file is out of reach.",
+    ]  # fmt: skip
+    app, out = tool_app("what is 6*7? and read ../etc/passwd", "/tools", responses=responses,
+                        tools=default_tools(tmp_path))  # fmt: skip
+    app.run()
+    text = out.getvalue()
+    assert '→ calculate({"expression": "6 * 7"})' in text and "← 42" in text
+    assert "✗ Error: the tool raised ToolInputError" in text and "outside the folder" in text
+    assert "6 * 7 = 42, and that file is out of reach." in text
+    assert "calculate(expression: string)" in text and "read_file(path: string)" in text  # /tools
+    (turn,) = app.conversation.turns
+    assert turn.text == "6 * 7 = 42, and that file is out of reach."
+    assert History().turns(app.conversation.cid)[0].reply.text == turn.text
+
+
+def test_tools_that_need_approval_ask_at_the_prompt():
+    deleted = []
+
+    @llmkit.tool(requires_approval=True)
+    def delete(path: str) -> str:
+        "Delete a file."
+        deleted.append(path)
+        return "deleted"
+
+    responses = [llmkit.ToolCall("c1", "delete", '{"path": "a"}'), llmkit.ToolCall("c2", "delete", '{"path": "b"}'),
+                 "done"]  # fmt: skip
+    app, out = tool_app("clean up", "n", "yes", responses=responses, tools=[delete])
+    app.run()
+    assert deleted == ["b"]  # "n" refused a, "yes" allowed b
+    assert "✗ Not run: the user declined this call." in out.getvalue() and "← deleted" in out.getvalue()
+
+
+def test_without_tools_the_tools_command_says_how_to_get_them():
+    app, out = make_app("/tools", history=False)
+    app.run()
+    assert "llmkit chat --tools" in out.getvalue()

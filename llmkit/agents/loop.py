@@ -199,15 +199,15 @@ class Agent:
     # --- tool calls --------------------------------------------------------------------
 
     def _run_calls(self, run: _Run, calls: list[ToolCall], step: int) -> list[ToolOutcome]:
-        """Run one step's calls concurrently (a thread each); outcomes in call order."""
+        """Run one step's calls concurrently (a thread each); outcomes in call order.
+        Approvals and before hooks run first, one call at a time, in this thread (an
+        approval may ask a person at the terminal)."""
         prepared = [run.box.prepare(call, step) for call in calls]
+        prepared = [run.box.gate(p) or p if isinstance(p, ToolContext) else p for p in prepared]
         runnable = [(i, p) for i, p in enumerate(prepared) if isinstance(p, ToolContext)]
         outcomes: list[ToolOutcome | None] = [p if isinstance(p, ToolOutcome) else None for p in prepared]
 
         def execute(ctx: ToolContext) -> ToolOutcome:
-            blocked = run.box.gate(ctx)
-            if blocked is not None:
-                return blocked
             try:
                 value = ctx.tool.call(ctx.arguments)
                 if asyncio.iscoroutine(value):
@@ -227,13 +227,11 @@ class Agent:
     async def _arun_calls(self, run: _Run, calls: list[ToolCall], step: int) -> list[ToolOutcome]:
         """Run one step's calls concurrently on the event loop (sync tools in threads)."""
         prepared = [run.box.prepare(call, step) for call in calls]
+        prepared = [run.box.gate(p) or p if isinstance(p, ToolContext) else p for p in prepared]
 
         async def execute(p: ToolContext | ToolOutcome) -> ToolOutcome:
             if isinstance(p, ToolOutcome):
                 return p
-            blocked = run.box.gate(p)
-            if blocked is not None:
-                return blocked
             try:
                 value = await p.tool.acall(p.arguments)
             except Exception as exc:

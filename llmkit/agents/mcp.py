@@ -39,20 +39,22 @@ class MCPError(LLMKitError):
 
 
 def mcp_server(target: str | list[str], *, env: Mapping[str, str] | None = None, cwd: str | None = None,
-               timeout: float = 30.0, prefix: str = "") -> MCPServer:  # fmt: skip
+               timeout: float = 30.0, prefix: str = "", requires_approval: bool = False) -> MCPServer:  # fmt: skip
     """An MCP server's tools for an Agent: a command line (launched as a subprocess,
     spoken to over stdio) or an http(s) URL (streamable HTTP). `prefix` is put before
-    each tool's name (two servers with a `search` tool can then both be used)."""
-    return MCPServer(target, env=env, cwd=cwd, timeout=timeout, prefix=prefix)
+    each tool's name (two servers with a `search` tool can then both be used);
+    `requires_approval` marks every tool of the server as asking first."""
+    return MCPServer(target, env=env, cwd=cwd, timeout=timeout, prefix=prefix, requires_approval=requires_approval)
 
 
 class MCPServer:
     """One MCP server, connected on first use and closed by `close()` (or `with`)."""
 
     def __init__(self, target: str | list[str], *, env: Mapping[str, str] | None = None, cwd: str | None = None,
-                 timeout: float = 30.0, prefix: str = "") -> None:  # fmt: skip
+                 timeout: float = 30.0, prefix: str = "", requires_approval: bool = False) -> None:  # fmt: skip
         self.target = target
         self.env, self.cwd, self.timeout, self.prefix = dict(env) if env else None, cwd, timeout, prefix
+        self.requires_approval = requires_approval
         self.url = target if isinstance(target, str) and target.startswith(("http://", "https://")) else None
         self._connection: _Connection | None = None
         self._tools: list[Tool] | None = None
@@ -109,7 +111,7 @@ class MCPServer:
         def call(**arguments: Any) -> Any:
             return self.call(name, arguments)
 
-        return Tool(self.prefix + name, listed.description or "", dict(schema), call)
+        return Tool(self.prefix + name, listed.description or "", dict(schema), call, self.requires_approval)
 
     def _connect(self) -> _Connection:
         if self._connection is None:

@@ -14,6 +14,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-s", "--system", help="system prompt (/system changes it mid-chat)")
     add_model_options(p)
     add_conversation_options(p)
+    t = p.add_argument_group("tools (the model may call them; /tools lists them)")
+    t.add_argument("--tools", action="store_true",
+                   help="built-in safe tools: calculate, now, and read/list/search files under --root")  # fmt: skip
+    t.add_argument("--root", default=".", help="the folder the file tools may read (default: the current one)")
+    t.add_argument("--mcp", action="append", default=[], metavar="CMD",
+                   help="tools of an MCP server: a command line or an http(s) URL (repeatable)")  # fmt: skip
+    t.add_argument("--trust-mcp", action="store_true", help="run MCP tools without asking first")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,7 +61,28 @@ def run(args: argparse.Namespace) -> int:
         conv.set_system(args.system)
     reader = make_reader(COMMANDS, models=model_candidates)
     resumed = describe_resume(cid, turns, conversation) if cid else None
-    return ChatApp(conv, reader, out, reason, client_kwargs=kwargs).run(resumed=resumed)
+    tools, servers = _tools(args, out)
+    try:
+        return ChatApp(conv, reader, out, reason, client_kwargs=kwargs, tools=tools).run(resumed=resumed)
+    finally:
+        for server in servers:
+            server.close()
+
+
+def _tools(args, out) -> tuple[list, list]:
+    """The tools asked for on the command line, and the MCP servers to close at the end."""
+    from llmkit.agents import mcp_server
+    from llmkit.agents.builtin import default_tools
+
+    tools = default_tools(args.root) if args.tools else []
+    servers = [mcp_server(target, requires_approval=not args.trust_mcp) for target in args.mcp]
+    for server in servers:
+        tools.append(server)
+        out.info(f"MCP tools from {server.url or args.mcp[servers.index(server)]}: "
+                 f"{', '.join(t.name for t in server.tools())}" + ("" if args.trust_mcp else " (each call asks first)"))
+    if args.tools:
+        out.info(f"tools: calculate, now, and read-only file tools under {args.root}; /tools lists them")
+    return tools, servers
 
 
 def _load(out, model: str, kwargs: dict):

@@ -21,6 +21,7 @@ from ..errors import LLMKitError, ReplyInterruptedError
 from . import commands
 from .attach import format_attachment
 from .render import Renderer, shorten
+from .tooling import ToolTurns
 
 __all__ = ["ChatApp", "describe_resume"]
 
@@ -34,13 +35,14 @@ class ChatApp:
     prompt = "> "
 
     def __init__(self, conversation: Conversation, reader: Any, out: Renderer, reason: str = "",
-                 client_kwargs: dict[str, Any] | None = None) -> None:  # fmt: skip
+                 client_kwargs: dict[str, Any] | None = None, tools: list[Any] | None = None) -> None:  # fmt: skip
         self.conversation = conversation
         self.reader = reader
         self.out = out
         self.reason = reason
         self.client_kwargs = dict(client_kwargs or {})  # carried over, where they fit, by /model
         self.attachments: list[tuple[str, str]] = []
+        self.tools = ToolTurns(tools, out, ask=self.reader.read) if tools else None
 
     @property
     def multiline_keys(self) -> bool:
@@ -100,6 +102,8 @@ class ChatApp:
 
     def _send(self, content: str, on_text: Callable[[str], None], truncate: bool) -> Turn:
         self.attachments = []
+        if self.tools is not None:  # an agent answers: the model may call tools first
+            return self.tools.send(self.conversation, content, on_text)
         return self.conversation.send(content, on_text=on_text, stream=True, catch_interrupt=True,
                                       **_truncation(truncate))  # fmt: skip
 

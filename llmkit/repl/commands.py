@@ -19,6 +19,7 @@ from .render import shorten
 if TYPE_CHECKING:
     from ..conversation import Conversation
     from .render import Renderer
+    from .tooling import ToolTurns
 
 __all__ = ["ChatContext", "Command", "COMMANDS", "ExitChat", "command", "dispatch", "lookup", "words"]
 
@@ -33,6 +34,7 @@ class ChatContext(Protocol):
     conversation: Conversation
     out: Renderer
     attachments: list[tuple[str, str]]  # (name, text) for the next message
+    tools: ToolTurns | None  # `llmkit chat --tools`: the tools an agent answers with
 
     @property
     def multiline_keys(self) -> bool: ...
@@ -215,6 +217,14 @@ def _history(chat: ChatContext, arg: str) -> None:
         lines.append(f"  {i}. you: {shorten(t.user.text)}")
         lines.append(f"     {t.model or 'model'}: {shorten(t.text)}{mark}")
     chat.out.info("\n".join(lines))
+
+
+@command("/tools", "/tools", "the tools the model may call (start with llmkit chat --tools)")
+def _tools(chat: ChatContext, arg: str) -> None:
+    if chat.tools is None:
+        chat.out.info("no tools in this chat: start it with `llmkit chat --tools` (and --mcp CMD for MCP tools)")
+        return
+    chat.out.info("\n".join(["the model may call:", *(f"  {line}" for line in chat.tools.describe())]))
 
 
 @command("/exit", "/exit", "leave (Ctrl-D does too)", aliases=("/quit", "/q"))
