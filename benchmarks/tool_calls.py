@@ -124,9 +124,9 @@ def required_first(client: llmkit.Client, question: str) -> tuple[list[llmkit.To
 
 def plain(client: llmkit.Client, question: str) -> tuple[list[llmkit.ToolCall], str]:
     """The same prompt, no constraint: the reply parsed as the protocol, or as a call written as text."""
-    from llmkit.agents.toolbox import Toolbox, parse_text_calls
+    from llmkit.agents.toolbox import Toolbox
     from llmkit.backends import tool_protocol
-    from llmkit.tools import to_tool
+    from llmkit.tools import calls_in_text, to_tool
 
     tools = [to_tool(t) for t in TOOLS]
     messages = [llmkit.user(question)]
@@ -134,7 +134,7 @@ def plain(client: llmkit.Client, question: str) -> tuple[list[llmkit.ToolCall], 
     for _ in range(2):
         r = client.chat(tool_protocol.prompt_messages(messages, tools), max_tokens=60, temperature=0)
         text, found = tool_protocol.parse_reply(r.text.strip())
-        found = found or parse_text_calls(r.text, [t.name for t in tools])
+        found = found or calls_in_text(r.text, [t.name for t in tools])
         if not found:
             return calls, text
         calls += found

@@ -29,15 +29,17 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import re
 import typing
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, overload
 
 from .errors import InvalidOptionError, ToolArgumentsError
+from .types import ToolCall
 
-__all__ = ["Tool", "tool", "to_tool"]
+__all__ = ["Tool", "tool", "to_tool", "calls_in_text"]
 
 
 @dataclass(frozen=True)
@@ -216,3 +218,38 @@ def _from_function(fn: Callable[..., Any], *, name: str | None = None, descripti
     parameters.pop("title", None)
     text = description if description is not None else (inspect.getdoc(fn) or "")
     return Tool(tool_name, text, parameters, fn, requires_approval, model)
+
+
+_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.S)
+_TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.S)
+
+
+def calls_in_text(text: str, known: Iterable[str]) -> list[ToolCall]:
+    """Tool calls a model wrote as plain text instead of native calls: a JSON object
+    (bare, in a ```json fence, or in <tool_call> tags) naming a known tool, e.g.
+    {"name": "add", "arguments": {"a": 1, "b": 2}}. Nothing else counts: text that merely
+    mentions a tool is an answer."""
+    names = set(known)
+    stripped = text.strip()
+    fenced = _FENCE.match(stripped)
+    chunks = _TAGGED.findall(stripped) or [fenced.group(1) if fenced else stripped]
+    calls = []
+    for i, chunk in enumerate(chunks):
+        try:
+            data = json.loads(chunk)
+        except json.JSONDecodeError:
+            return []
+        for j, item in enumerate(data if isinstance(data, list) else [data]):
+            if not isinstance(item, dict):
+                return []
+            name = item.get("name") or item.get("tool") or (item.get("function") or {}).get("name")
+            args = item.get("arguments", item.get("parameters", item.get("args", {})))
+            if isinstance(args, str):
+                try:
+                    args = json.loads(args)
+                except json.JSONDecodeError:
+                    return []
+            if name not in names or not isinstance(args, dict):
+                return []
+            calls.append(ToolCall(f"text_call_{i}_{j}", name, json.dumps(args)))
+    return calls

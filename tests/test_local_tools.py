@@ -113,3 +113,41 @@ def long_context_hf(tmp_path_factory):
     spec.loader.exec_module(module)
     path = module.build_model_dir(tmp_path_factory.mktemp("hf-tools") / "tiny", positions=2048)
     return llmkit.Client(f"hf:{path}", max_tokens=120, temperature=1.3)
+
+
+TOOL_TEMPLATE = (  # a ChatML template that writes the tools itself, as Qwen's and Hermes' do
+    "{% if tools %}<|im_start|>system\nTools:{% for t in tools %} {{ t.function.name }}{% endfor %}\n"
+    "Call one as <tool_call>{\"name\": ..., \"arguments\": ...}</tool_call><|im_end|>\n{% endif %}"
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def _hf_conftest():
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("hf_conftest", Path(__file__).parent / "hf" / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_template_that_renders_tools_is_used_and_its_calls_read(tmp_path, monkeypatch):
+    pytest.importorskip("transformers")
+    from llmkit.generation import Generation
+
+    path = _hf_conftest().build_model_dir(tmp_path / "tools-template", template=TOOL_TEMPLATE, positions=1024)
+    client = llmkit.Client(f"hf:{path}", max_tokens=20)
+    backend = client.backend
+    assert backend.formatter.renders_tools
+    prompt = backend.engine.tokenizer.decode(backend._chat_ids([llmkit.user("1+2?")], {"tools": [to_tool(add)]}))
+    assert "Tools: add" in prompt and '{"tool": NAME' not in prompt  # the template's format, not the protocol
+    written = '<tool_call>{"name": "add", "arguments": {"a": 1, "b": 2}}</tool_call>'
+    monkeypatch.setattr(backend.engine, "generate_many",
+                        lambda prompts, params, stops, constraint: [[Generation(written, "stop", 5, 9)]])  # fmt: skip
+    r = client.chat("1+2?", tools=[add])
+    assert r.tool_calls[0].name == "add" and r.tool_calls[0].args == {"a": 1, "b": 2} and r.finish_reason == "tool_calls"
+    protocol = llmkit.Client(f"hf:{path}", tool_format="protocol").backend
+    text = protocol.engine.tokenizer.decode(protocol._chat_ids([llmkit.user("1+2?")], {"tools": [to_tool(add)]}))
+    assert '{"tool": NAME' in text  # asked for: llmkit's protocol, under the constraint

@@ -16,9 +16,10 @@ from typing import Any, Generic, Literal, TypeVar
 
 from ..client import Client
 from ..errors import LLMKitError
+from ..tools import calls_in_text
 from ..types import Message, Response, ToolCall, Usage, to_messages
 from .output import OutputSpec
-from .toolbox import Toolbox, ToolContext, ToolOutcome, parse_text_calls
+from .toolbox import Toolbox, ToolContext, ToolOutcome
 
 __all__ = ["Agent", "AgentResult", "AgentStep", "AgentEvent", "MaxStepsError"]
 
@@ -268,7 +269,7 @@ class _Run:
             self.usage.cost = None
         calls = list(response.tool_calls)
         if not calls and self.box:
-            calls = parse_text_calls(response.text, self.box.tools)
+            calls = calls_in_text(response.text, self.box.tools)
         message = response.message
         if calls and not response.tool_calls:
             message = Message("assistant", "", tool_calls=calls)  # written as text: recorded as native calls

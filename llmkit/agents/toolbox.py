@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +21,7 @@ from ..errors import InvalidOptionError, LLMKitError, ToolArgumentsError
 from ..tools import Tool, to_tool
 from ..types import Message, ToolCall, tool_result
 
-__all__ = ["Toolbox", "ToolContext", "ToolOutcome", "Veto", "ToolFailedError", "tools_of", "parse_text_calls"]
+__all__ = ["Toolbox", "ToolContext", "ToolOutcome", "Veto", "ToolFailedError", "tools_of"]
 
 
 class Veto(Exception):
@@ -180,38 +179,3 @@ def render(value: Any) -> str:
 
 def _key(name: str, arguments: Mapping[str, Any]) -> tuple[str, str]:
     return name, json.dumps(arguments, sort_keys=True, default=str)
-
-
-_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.S)
-_TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.S)
-
-
-def parse_text_calls(text: str, known: Iterable[str]) -> list[ToolCall]:
-    """Tool calls a model wrote as plain text instead of native calls: a JSON object
-    (bare, in a ```json fence, or in <tool_call> tags) naming a known tool, e.g.
-    {"name": "add", "arguments": {"a": 1, "b": 2}}. Nothing else counts: text that merely
-    mentions a tool is an answer."""
-    names = set(known)
-    stripped = text.strip()
-    fenced = _FENCE.match(stripped)
-    chunks = _TAGGED.findall(stripped) or [fenced.group(1) if fenced else stripped]
-    calls = []
-    for i, chunk in enumerate(chunks):
-        try:
-            data = json.loads(chunk)
-        except json.JSONDecodeError:
-            return []
-        for j, item in enumerate(data if isinstance(data, list) else [data]):
-            if not isinstance(item, dict):
-                return []
-            name = item.get("name") or item.get("tool") or (item.get("function") or {}).get("name")
-            args = item.get("arguments", item.get("parameters", item.get("args", {})))
-            if isinstance(args, str):
-                try:
-                    args = json.loads(args)
-                except json.JSONDecodeError:
-                    return []
-            if name not in names or not isinstance(args, dict):
-                return []
-            calls.append(ToolCall(f"text_call_{i}_{j}", name, json.dumps(args)))
-    return calls

@@ -29,9 +29,11 @@ from ..errors import InvalidOptionError
 from ..generation import StopMatcher
 from ..options import stop_list, validate
 from ..structured import with_note
+from ..tools import calls_in_text
 from ..types import Capabilities, Message, Response, StreamEvent, TokenCount
 from .hf_chat import ChatFormatter
 from .local import LocalBackend, response_events
+from .openai_wire import tool_param
 
 if TYPE_CHECKING:  # torch and transformers load with the first model, not with this module
     from ..cache import Lease
@@ -59,6 +61,8 @@ class HFBackend(LocalBackend):
         "revision": "hub branch, tag or commit (hub ids only)",
         "batch_size": "prompts generated together by chat_batch/complete_batch (default 8)",
         "context_window": "override the context window read from the model's config (tokens)",
+        "tool_format": "auto (the chat template's own, where it renders tools; else llmkit's constrained JSON "
+                       "protocol), template, or protocol",
     }
     engine: HFEngine
 
@@ -97,10 +101,30 @@ class HFBackend(LocalBackend):
         (response_format) in the system prompt: a model told what the constraint holds
         it to writes better JSON. The template writes any BOS itself."""
         options = options or {}
+        if self._template_tools(options):  # the template describes the tools in the model's own format
+            specs = [tool_param(t) for t in options["tools"]]
+            return self.engine.encode(self.formatter.render(messages, tools=specs))
         messages, opts = self._with_tools(messages, options)
         if opts.get("response_format") is not None and not options.get("tools"):
             messages = with_note(messages, opts["response_format"])
         return self.engine.encode(self.formatter.render(messages))
+
+    def _template_tools(self, options: dict[str, Any]) -> bool:
+        if not options.get("tools"):
+            return False
+        mode = self.settings_values.get("tool_format") or "auto"
+        if mode not in ("auto", "template", "protocol"):
+            raise InvalidOptionError(f"tool_format={mode!r} is invalid: use auto, template or protocol")
+        return mode == "template" or (mode == "auto" and self.formatter.renders_tools)
+
+    def _read_tools(self, response: Response, options: dict[str, Any]) -> Response:
+        if not self._template_tools(options):
+            return super()._read_tools(response, options)
+        calls = calls_in_text(response.text, [t.name for t in options["tools"]])  # the model's own format
+        if calls:
+            response.text, response.texts, response.tool_calls = "", [""] * len(response.texts), calls
+            response.finish_reason = "tool_calls"
+        return response
 
     def _complete_ids(self, prompt: str, options: dict[str, Any]) -> list[int]:
         suffix = options.get("suffix")
@@ -115,6 +139,8 @@ class HFBackend(LocalBackend):
         return StopMatcher(stop_list(options.get("stop")) + (self.formatter.extra_stops if chat else []))
 
     def _constraint(self, options: dict[str, Any]) -> Constraint | None:
+        if self._template_tools(options):  # the model's own tool format: not held to a grammar
+            return None
         fmt = self._with_tools([], options)[1].get("response_format")
         return None if fmt is None else Constraint.json_schema(schema_of(fmt), self.engine.vocabulary())
 

@@ -38,13 +38,15 @@ class ChatFormatter:
         self.fallback = not getattr(tokenizer, "chat_template", None)
         self.merge_system = False  # set once the template is seen to refuse a system role at all
         self._warned = False  # the fallback template is announced once per client
+        self._renders_tools: bool | None = None
 
     @property
     def extra_stops(self) -> list[str]:
         return [FALLBACK_STOP] if self.fallback else []
 
-    def render(self, messages: list[Message]) -> str:
-        """The prompt text, ending with the assistant's turn opened."""
+    def render(self, messages: list[Message], tools: list[dict[str, Any]] | None = None) -> str:
+        """The prompt text, ending with the assistant's turn opened; `tools` (OpenAI tool
+        dicts) are handed to templates that describe tools themselves."""
         if self.fallback and not self._warned:
             self._warned = True
             warnings.warn(
@@ -55,14 +57,14 @@ class ChatFormatter:
             )
         dicts = [_as_dict(m) for m in messages]
         if self.merge_system:
-            return self._apply(merge_system(dicts))
+            return self._apply(merge_system(dicts), tools)
         try:
-            return self._apply(dicts)
+            return self._apply(dicts, tools)
         except Exception as exc:
             if not any(d["role"] == "system" for d in dicts) or not _is_template_error(exc):
                 raise _template_failure(self.name, exc) from exc
         try:
-            text = self._apply(merge_system(dicts))
+            text = self._apply(merge_system(dicts), tools)
         except Exception as exc:
             raise _template_failure(self.name, exc) from exc
         # Merge from now on only when the template refuses a system role outright; if it
@@ -74,11 +76,25 @@ class ChatFormatter:
             self.merge_system = True
         return text
 
-    def _apply(self, dicts: list[dict[str, Any]]) -> str:
+    def _apply(self, dicts: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> str:
         template = FALLBACK_TEMPLATE if self.fallback else None
+        extra = {"tools": tools} if tools else {}
         return self.tokenizer.apply_chat_template(
-            dicts, chat_template=template, tokenize=False, add_generation_prompt=True
+            dicts, chat_template=template, tokenize=False, add_generation_prompt=True, **extra
         )
+
+    @property
+    def renders_tools(self) -> bool:
+        """Whether the template writes tool descriptions itself (many instruction-tuned
+        templates do; SmolLM2's does not): probed once, by rendering a probe tool."""
+        if self._renders_tools is None:
+            probe = [{"type": "function", "function": {"name": "llmkit_probe_tool", "parameters": {"type": "object"}}}]
+            try:
+                self._renders_tools = not self.fallback and "llmkit_probe_tool" in self.render(
+                    [Message("user", "hi")], tools=probe)  # fmt: skip
+            except Exception:  # a template that fails on tools does not take them
+                self._renders_tools = False
+        return self._renders_tools
 
 
 def merge_system(dicts: list[dict[str, Any]]) -> list[dict[str, Any]]:

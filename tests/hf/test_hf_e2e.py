@@ -58,3 +58,29 @@ def test_smollm2_answers_and_second_load_uses_the_cached_conversion(smollm2, iso
     print(f"\nSmolLM2 GGUF: first load {first_load:.1f}s, second load {second_load:.1f}s; answer: {answer.text!r}")
     # timings are printed, not asserted (benchmarks/hf_gguf_load.py measures them)
     assert again.chat(question, max_tokens=24, temperature=0).text == answer.text
+
+
+def test_smollm2_structured_output_and_a_tool_call_through_an_agent(smollm2):
+    """The agent wing on a real model: typed output by constrained decoding, and a tool
+    called with the right arguments, its result used in the answer."""
+    import pydantic
+
+    class Capital(pydantic.BaseModel):
+        city: str
+        country: str
+
+    client = llmkit.Client(f"hf:{smollm2}", threads=2, temperature=0, max_tokens=60)
+    r = client.chat("What is the capital of France?", response_format=Capital)
+    assert r.structured_by == "constrained" and r.parsed.city == "Paris"
+
+    @llmkit.tool
+    def get_weather(city: str) -> str:
+        "The temperature in a city, in degrees Celsius."
+        return {"oslo": "4 degrees"}.get(city.lower(), "20 degrees")
+
+    first = client.chat("What is the weather in Oslo?", tools=[get_weather], tool_choice="required")
+    assert first.tool_calls[0].name == "get_weather" and first.tool_calls[0].args == {"city": "Oslo"}
+    messages = [llmkit.user("What is the weather in Oslo?"), first.message,
+                llmkit.tool_result(get_weather(**first.tool_calls[0].args), tool_call_id=first.tool_calls[0].id)]
+    final = client.chat(messages, tools=[get_weather], tool_choice="none")
+    assert "4" in final.text
