@@ -30,6 +30,7 @@ import dataclasses
 import inspect
 import json
 import re
+import secrets
 import typing
 import weakref
 from collections.abc import Callable, Iterable, Mapping
@@ -242,14 +243,15 @@ def calls_in_text(text: str, known: Iterable[str]) -> list[ToolCall]:
         for j, item in enumerate(data if isinstance(data, list) else [data]):
             if not isinstance(item, dict):
                 return []
-            name = item.get("name") or item.get("tool") or (item.get("function") or {}).get("name")
+            function = item.get("function")
+            name = item.get("name") or item.get("tool") or (function.get("name") if isinstance(function, dict) else None)
             args = item.get("arguments", item.get("parameters", item.get("args", {})))
             if isinstance(args, str):
                 try:
                     args = json.loads(args)
                 except json.JSONDecodeError:
                     return []
-            if name not in names or not isinstance(args, dict):
-                return []
-            calls.append(ToolCall(f"text_call_{i}_{j}", name, json.dumps(args)))
+            if not isinstance(name, str) or name not in names or not isinstance(args, dict):
+                return []  # anything unexpected in the model's text: an answer, not a call
+            calls.append(ToolCall(f"text_call_{secrets.token_hex(4)}_{i}_{j}", name, json.dumps(args)))
     return calls

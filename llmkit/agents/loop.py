@@ -200,19 +200,15 @@ class Agent:
     # --- tool calls --------------------------------------------------------------------
 
     def _run_calls(self, run: _Run, calls: list[ToolCall], step: int) -> list[ToolOutcome]:
-        """Run one step's calls concurrently (a thread each); outcomes in call order.
-        Approvals and before hooks run first, one call at a time, in this thread (an
-        approval may ask a person at the terminal)."""
-        prepared = [run.box.prepare(call, step) for call in calls]
-        prepared = [run.box.gate(p) or p if isinstance(p, ToolContext) else p for p in prepared]
-        runnable = [(i, p) for i, p in enumerate(prepared) if isinstance(p, ToolContext)]
-        outcomes: list[ToolOutcome | None] = [p if isinstance(p, ToolOutcome) else None for p in prepared]
+        """Run one step's calls concurrently (a thread each); outcomes in call order."""
+        outcomes, runnable, repeats = self._prepare(run, calls, step)
 
         def execute(ctx: ToolContext) -> ToolOutcome:
             try:
                 value = ctx.tool.call(ctx.arguments)
-                if asyncio.iscoroutine(value):
-                    value = asyncio.run(value)
+                if asyncio.iscoroutine(value):  # an async tool in a sync run: its own loop, off this thread
+                    with ThreadPoolExecutor(1) as pool:
+                        value = pool.submit(asyncio.run, value).result()
             except Exception as exc:
                 return run.box.finish(ctx, error=exc)
             return run.box.finish(ctx, value)
@@ -223,23 +219,56 @@ class Agent:
             with ThreadPoolExecutor(max_workers=min(8, len(runnable)), thread_name_prefix="llmkit-tool") as pool:
                 for (i, _), outcome in zip(runnable, pool.map(execute, [ctx for _, ctx in runnable]), strict=True):
                     outcomes[i] = outcome
-        return run.record_outcomes([o for o in outcomes if o is not None])
+        return run.record_outcomes(self._fill(run, outcomes, repeats))
 
     async def _arun_calls(self, run: _Run, calls: list[ToolCall], step: int) -> list[ToolOutcome]:
         """Run one step's calls concurrently on the event loop (sync tools in threads)."""
-        prepared = [run.box.prepare(call, step) for call in calls]
-        prepared = [run.box.gate(p) or p if isinstance(p, ToolContext) else p for p in prepared]
+        outcomes, runnable, repeats = self._prepare(run, calls, step)
 
-        async def execute(p: ToolContext | ToolOutcome) -> ToolOutcome:
-            if isinstance(p, ToolOutcome):
-                return p
+        async def execute(ctx: ToolContext) -> ToolOutcome:
             try:
-                value = await p.tool.acall(p.arguments)
+                value = await ctx.tool.acall(ctx.arguments)
             except Exception as exc:
-                return run.box.finish(p, error=exc)
-            return run.box.finish(p, value)
+                return run.box.finish(ctx, error=exc)
+            return run.box.finish(ctx, value)
 
-        return run.record_outcomes(list(await asyncio.gather(*(execute(p) for p in prepared))))
+        for (i, _), outcome in zip(runnable, await asyncio.gather(*(execute(c) for _, c in runnable)), strict=True):
+            outcomes[i] = outcome
+        return run.record_outcomes(self._fill(run, outcomes, repeats))
+
+    @staticmethod
+    def _prepare(run: _Run, calls: list[ToolCall], step: int) -> tuple[
+            list[ToolOutcome | None], list[tuple[int, ToolContext]], dict[int, tuple[int, ToolContext]]]:  # fmt: skip
+        """Check the calls; then, one call at a time in this thread (an approval may ask a
+        person at the terminal), the before hooks and approvals. A call identical to an
+        earlier one of the same step is not run (nor asked for) again: it gets that one's
+        outcome. Returns the outcomes so far, what to run, and the repeats to fill in."""
+        outcomes: list[ToolOutcome | None] = []
+        runnable: list[tuple[int, ToolContext]] = []
+        repeats: dict[int, tuple[int, ToolContext]] = {}
+        first_of: dict[tuple[str, str], int] = {}
+        for i, call in enumerate(calls):
+            p = run.box.prepare(call, step)
+            if isinstance(p, ToolContext):
+                key = run.box.key(p)
+                if key in first_of:
+                    repeats[i] = (first_of[key], p)
+                    outcomes.append(None)
+                    continue
+                first_of[key] = i
+                p = run.box.gate(p) or p
+            outcomes.append(p if isinstance(p, ToolOutcome) else None)
+            if isinstance(p, ToolContext):
+                runnable.append((i, p))
+        return outcomes, runnable, repeats
+
+    @staticmethod
+    def _fill(run: _Run, outcomes: list[ToolOutcome | None], repeats: dict[int, tuple[int, ToolContext]]) -> list[ToolOutcome]:
+        for i, (first, ctx) in repeats.items():
+            earlier = outcomes[first]
+            assert earlier is not None
+            outcomes[i] = run.box.repeat_of(ctx, earlier)
+        return [o for o in outcomes if o is not None]
 
 
 class _Run:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,6 +103,7 @@ class Toolbox:
         self.before, self.after, self.approve = before, after, approve
         self.failures: dict[str, int] = {}
         self.results: dict[tuple[str, str], str] = {}  # (tool, canonical arguments) -> first result
+        self._lock = threading.Lock()
 
     def __bool__(self) -> bool:
         return bool(self.tools)
@@ -119,19 +121,15 @@ class Toolbox:
             arguments = tool.validate(call.arguments)
         except ToolArgumentsError as exc:
             return self._failed(call, exc.message + ". Call it again with arguments that fit its parameters.")
-        earlier = self.results.get(_key(call.name, arguments))
+        with self._lock:
+            earlier = self.results.get(_key(call.name, arguments))
         if earlier is not None:
-            note = " (You already called this tool with these arguments; this is that result. Use it.)"
-            return ToolOutcome(call, earlier + note, ok=True, repeated=True)
+            return ToolOutcome(call, earlier + _REPEAT_NOTE, ok=True, repeated=True)
         return ToolContext(tool, call, arguments, step)
 
     def gate(self, ctx: ToolContext) -> ToolOutcome | None:
-        """Approval and the before hook; an outcome when the call must not run."""
-        if ctx.tool.requires_approval:
-            approved = self.approve(ctx) if self.approve is not None else False
-            if approved is not True:  # only an explicit yes runs it: nothing the model says can
-                why = "the user declined this call" if self.approve else "this tool needs approval and none was given"
-                return ToolOutcome(ctx.call, f"Not run: {why}.", ok=False, error="declined")
+        """The before hook, then approval of the arguments that will actually run; an
+        outcome when the call must not run."""
         if self.before is not None:
             try:
                 replaced = self.before(ctx)
@@ -139,7 +137,22 @@ class Toolbox:
                 return ToolOutcome(ctx.call, f"Not run: {exc}", ok=False, error="vetoed")
             if isinstance(replaced, Mapping):
                 ctx.arguments = ctx.tool.validate(replaced)
+        if ctx.tool.requires_approval:
+            approved = self.approve(ctx) if self.approve is not None else False
+            if approved is not True:  # only an explicit yes runs it: nothing the model says can
+                why = "the user declined this call" if self.approve else "this tool needs approval and none was given"
+                return ToolOutcome(ctx.call, f"Not run: {why}.", ok=False, error="declined")
         return None
+
+    def repeat_of(self, ctx: ToolContext, first: ToolOutcome) -> ToolOutcome:
+        """A call identical to `first`, made in the same step: answered from its outcome."""
+        if not first.ok:
+            return ToolOutcome(ctx.call, first.content, ok=False, repeated=True, error=first.error)
+        return ToolOutcome(ctx.call, first.content + _REPEAT_NOTE, ok=True, value=first.value, repeated=True)
+
+    @staticmethod
+    def key(ctx: ToolContext) -> tuple[str, str]:
+        return _key(ctx.call.name, ctx.arguments)
 
     def finish(self, ctx: ToolContext, value: Any = None, error: BaseException | None = None) -> ToolOutcome:
         """The outcome of a call that ran (or raised)."""
@@ -149,12 +162,14 @@ class Toolbox:
             replaced = self.after(ctx, value)
             value = value if replaced is None else replaced
         content = render(value)
-        self.results[_key(ctx.call.name, ctx.arguments)] = content
+        with self._lock:
+            self.results[_key(ctx.call.name, ctx.arguments)] = content
         return ToolOutcome(ctx.call, content, ok=True, value=value)
 
     def _failed(self, call: ToolCall, why: str, count: bool = True) -> ToolOutcome:
         name = call.name if count else "<unknown tools>"
-        self.failures[name] = self.failures.get(name, 0) + 1
+        with self._lock:  # calls of one step fail in several threads at once
+            self.failures[name] = self.failures.get(name, 0) + 1
         return ToolOutcome(call, f"Error: {why}", ok=False, error=why)
 
     def check_budget(self, messages: list[Message]) -> None:
@@ -163,6 +178,9 @@ class Toolbox:
             if n > self.retries:
                 raise ToolFailedError(f"tool {name!r} failed {n} times in this run (retries: {self.retries})",
                                       tool=name, messages=messages)  # fmt: skip
+
+
+_REPEAT_NOTE = " (You already called this tool with these arguments; this is that result. Use it.)"
 
 
 def render(value: Any) -> str:
