@@ -135,8 +135,8 @@ class Client:
             return structured.prompted(send, messages, fmt, self.structured_retries)
         try:
             r = self._run("chat", messages, options, lambda b, o: b.chat(messages, o))
-        except FormatUnsupportedError:
-            return structured.prompted(send, messages, fmt, self.structured_retries)
+        except FormatUnsupportedError:  # both formats refused: prompted, remembered once that works
+            return structured.prompted(self._noting_prompted(send), messages, fmt, self.structured_retries)
         if r.structured_by in structured.VERIFIED:
             return r
         return structured.prompted(send, messages, fmt, self.structured_retries, verify_first=r)
@@ -179,13 +179,27 @@ class Client:
             return await asyncio.to_thread(self.chat, messages, **options)
         try:
             r = await self._arun("chat", messages, options, lambda b, o: b.achat(messages, o))
-        except FormatUnsupportedError:  # refused natively (and remembered): prompted from now on
-            return await asyncio.to_thread(self.chat, messages, **options)
+        except FormatUnsupportedError:  # both formats refused: prompted, in a worker thread
+            send = self._noting_prompted(lambda c: self.chat(c, **{**options, "response_format": None}))
+            return await asyncio.to_thread(structured.prompted, send, messages, fmt, self.structured_retries)
         if r.structured_by in structured.VERIFIED:
             return r
         return await asyncio.to_thread(
             structured.prompted, lambda c: self.chat(c, **{**options, "response_format": None}), messages, fmt,
             self.structured_retries, verify_first=r)  # fmt: skip
+
+    def _noting_prompted(self, send: Callable[[list[Message]], Response]) -> Callable[[list[Message]], Response]:
+        """`send`, telling the backend once a request without a format worked: the
+        formats' refusals were about the formats, so prompted is this endpoint's way."""
+
+        def noting(conversation: list[Message]) -> Response:
+            response = send(conversation)
+            note = getattr(self.backend, "note_prompted", None)
+            if note is not None:
+                note()
+            return response
+
+        return noting
 
     def _native_format(self) -> bool:
         """Whether the primary backend can be asked for a response format natively."""
@@ -338,8 +352,7 @@ class Client:
     def _finish(self, response: R, attempt: _Attempt) -> R:
         response.model = attempt.backend.model_id
         if "response_format" in attempt.opts and isinstance(response, Response):
-            response.response_format = attempt.opts["response_format"]
-            response.structured_by = response.structured_by or "native"
+            response.response_format = attempt.opts["response_format"]  # structured_by: the backend says
         return response
 
     def _run(self, kind: str, payload: Any, options: dict, call: Callable[[Backend, dict], R]) -> R:

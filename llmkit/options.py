@@ -83,10 +83,13 @@ def suggest(name: str, candidates: Iterable[str]) -> str:
 
 
 def validate(options: Mapping[str, Any], allowed: Iterable[str], where: str) -> dict[str, Any]:
-    """Return the options without None values, or raise InvalidOptionError."""
+    """Return the options without None values, or raise InvalidOptionError. A known
+    option set to None means "not given", even where the backend does not take it."""
     allowed = set(allowed)
     out: dict[str, Any] = {}
     for name, value in options.items():
+        if value is None and name in CATALOGUE:
+            continue
         if name not in allowed:
             known = ", ".join(sorted(allowed))
             raise InvalidOptionError(

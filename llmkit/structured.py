@@ -137,12 +137,16 @@ def prompted(send: Callable[[list[Message]], Response], messages: list[Message],
     response = verify_first if verify_first is not None else send(conversation)
     spent = [response.usage]
     for attempt in range(retries + 1):
+        if response.tool_calls:  # the model called a tool instead: the caller runs it, JSON comes later
+            response.response_format = response_format
+            response.usage = _total(spent)
+            return response
         raw = extract_json(response.text)
         found = problems(response_format, raw)
         if not found:
             response.text = response.texts[0] = raw or response.text
             response.response_format = response_format
-            response.structured_by = "prompted"
+            response.structured_by = "prompted"  # also a JSON mode's answer: the schema was checked here
             response.usage = _total(spent)  # every ask for this answer counts
             return response
         if attempt == retries:

@@ -173,18 +173,30 @@ class City(pydantic.BaseModel):
 
 
 def test_structured_output_is_validated_and_re_asked():
-    model = scripted('{"name": "Oslo"}', 'Here it is: ```json\n{"name": "Oslo", "population": 709000}\n```')
+    answers = ('{"name": "Oslo"}', 'Here it is: ```json\n{"name": "Oslo", "population": 709000}\n```')
+    model = llmkit.Client("mock", responses=list(answers), capabilities={"structured_output": False})
     result = llmkit.Agent(model, output_type=City).run("Largest city in Norway?")
     assert result.output == City(name="Oslo", population=709000)
     reask = [m.text for m in result.messages if m.role == "user"][-1]
     assert "population" in reask and "Field required" in reask
-    assert model.backend.calls[0][2]["response_format"] is City  # native where the backend has it
-    assert "population" in result.messages[0].text  # and described in the system prompt for any backend
+    assert "population" in result.messages[0].text  # described in the system prompt for any backend
+
+
+def test_with_response_format_the_client_checks_the_output():
+    model = scripted('{"name": "Oslo"}', '{"name": "Oslo", "population": 709000}')
+    result = llmkit.Agent(model, output_type=City).run("Largest city in Norway?")
+    assert result.output.population == 709000 and len(model.backend.calls) == 2
+    assert model.backend.calls[0][2]["response_format"] is City  # asked for natively where the backend takes it
+    never = scripted("no", "still no", "never")
+    with pytest.raises(OutputValidationError) as info:  # the client's re-asks ran out: the run ends the same way
+        llmkit.Agent(never, output_type=City).run("?")
+    assert info.value.text == "never" and info.value.problems == ["the answer is not JSON"]
 
 
 def test_structured_output_that_never_fits_is_an_error():
+    model = llmkit.Client("mock", responses=["no", "still no", "never"], capabilities={"structured_output": False})
     with pytest.raises(OutputValidationError) as info:
-        llmkit.Agent(scripted("no", "still no", "never"), output_type=City, output_retries=2).run("?")
+        llmkit.Agent(model, output_type=City, output_retries=2).run("?")
     assert info.value.problems == ["the answer is not JSON"] and info.value.text == "never"
 
 

@@ -54,6 +54,33 @@ def test_file_tools_read_list_and_search_inside_their_folder(tree):
     assert files.read_file("notes/a.md") == "buy milk\ncall Anna\n"
     assert files.list_files() == ["b.txt", "notes/"]  # the links that leave the folder are not shown
     assert files.search_files("milk") == ["b.txt:1: milk is white", "notes/a.md:1: buy milk"]
+    assert files.search_files("ANNA", "notes") == ["notes/a.md:2: call Anna"]  # any case
+    with pytest.raises(ToolInputError, match="no such folder"):
+        files.search_files("milk", "b.txt")
+
+
+def test_search_is_literal_text_not_a_regular_expression(tree):
+    (tree / "c.txt").write_text("a+b = (c)\n" + "a" * 50 + "\n")
+    files = Files(tree)
+    assert files.search_files("a+b = (c)") == ["c.txt:1: a+b = (c)"]
+    assert files.search_files("(a+)+$") == []  # a catastrophic regex is just text here
+
+
+def test_big_files_are_read_only_up_to_the_limit(tree):
+    files = Files(tree)
+    files.MAX_READ = 10
+    (tree / "big.txt").write_text("é" * 1000)  # 2 bytes each: the cut lands inside one
+    text = files.read_file("big.txt")
+    assert text.startswith("é" * 5) and "cut at 10 bytes of 2000" in text and "\ufffd" not in text
+
+
+def test_a_search_stops_after_its_file_budget_and_says_so(tree):
+    for i in range(5):
+        (tree / f"n{i}.txt").write_text("milk\n")
+    files = Files(tree)
+    files.MAX_SEARCHED_FILES = 3
+    found = files.search_files("milk")
+    assert len(found) == 4 and found[-1].startswith("[search stopped after 3 files")
 
 
 @pytest.mark.parametrize("path", ["../secret.txt", "notes/../../secret.txt", "/etc/passwd", "link.txt",

@@ -205,11 +205,13 @@ def test_structured_output_parsed():
         name: str
         population: int
 
-    client = llmkit.Client("mock", responses=['{"name": "Oslo", "population": 700000}', "not json"])
+    client = llmkit.Client("mock", responses=['{"name": "Oslo", "population": 700000}', "not json", "no", "nope"])
     r = client.chat("x", response_format=City)
     assert r.parsed == City(name="Oslo", population=700000)
+    with pytest.raises(llmkit.MalformedResponseError, match="not JSON"):  # checked, re-asked twice, then refused
+        client.chat("x", response_format="json")
     with pytest.raises(llmkit.MalformedResponseError):
-        client.chat("x", response_format="json").parsed
+        llmkit.Response(text="not json", response_format="json").parsed
 
 
 def test_response_message_continues_a_conversation():

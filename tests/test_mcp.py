@@ -149,6 +149,6 @@ def test_chat_with_mcp_tools_asks_before_each_call(server_file, isolated_home):
                        env={**os.environ, "LLMKIT_HOME": str(isolated_home)})  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "MCP tools from" in r.stdout and "add, lookup, broken" in r.stdout
-    assert 'allow add({"a": 2, "b": 40})? [y/N]' in r.stdout
+    assert 'add wants to run with:\n{\n  "a": 2,\n  "b": 40\n}' in r.stdout and "allow add? [y/N]" in r.stdout
     assert '→ add({"a": 2, "b": 40})' in r.stdout and "← 42" in r.stdout and "2 + 40 = 42" in r.stdout
     assert "add(a: integer, b: integer) [asks first]" in r.stdout

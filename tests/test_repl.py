@@ -352,11 +352,13 @@ def test_tools_that_need_approval_ask_at_the_prompt():
         deleted.append(path)
         return "deleted"
 
-    responses = [llmkit.ToolCall("c1", "delete", '{"path": "a"}'), llmkit.ToolCall("c2", "delete", '{"path": "b"}'),
-                 "done"]  # fmt: skip
+    long_path = "b/" + "x" * 300 + "/rm-me"
+    responses = [llmkit.ToolCall("c1", "delete", '{"path": "a"}'),
+                 llmkit.ToolCall("c2", "delete", json.dumps({"path": long_path})), "done"]  # fmt: skip
     app, out = tool_app("clean up", "n", "yes", responses=responses, tools=[delete])
     app.run()
-    assert deleted == ["b"]  # "n" refused a, "yes" allowed b
+    assert deleted == [long_path]  # "n" refused a, "yes" allowed the long one
+    assert long_path in out.getvalue().replace("\n", "")  # what you approve is shown whole
     assert "✗ Not run: the user declined this call." in out.getvalue() and "← deleted" in out.getvalue()
 
 

@@ -89,3 +89,92 @@ def test_native_structured_output_is_not_checked_twice(server):
     server.script(Reply(text='{"name": "Oslo", "population": 709000}'))
     r = llmkit.Client("openai:test-model", base_url=server.base_url).chat("city?", response_format=City)
     assert r.structured_by == "native" and r.parsed.population == 709000 and len(server.requests) == 1
+
+
+def test_prompted_is_remembered_only_once_a_request_without_a_format_worked(server):
+    llmkit.clear_caches()
+    refused = Reply(status=400, error={"message": "response_format is not supported", "type": "BadRequestError"})
+    broken = Reply(status=400, error={"message": "messages[0] is malformed", "type": "BadRequestError"})
+    server.script(refused, refused, broken)  # the 400s had another cause: the prompted request fails too
+    client = llmkit.Client("openai:test-model", base_url=server.base_url, max_retries=0)
+    with pytest.raises(llmkit.BadRequestError):
+        client.chat("city?", response_format=City)
+    server.requests.clear()
+    server.script(Reply(text='{"name": "Oslo", "population": 5}'))
+    assert client.chat("city?", response_format=City).structured_by == "native"  # nothing was remembered
+    assert server.requests[0]["body"]["response_format"]["type"] == "json_schema"
+
+    llmkit.clear_caches()
+    server.requests.clear()
+    server.script(refused, refused, Reply(text='{"name": "Bern", "population": 1}'),
+                  Reply(text='{"name": "Bern", "population": 2}'), Reply(text='{"name": "Bern", "population": 3}'))
+    client = llmkit.Client("openai:test-model", base_url=server.base_url)
+    client.chat("city?", response_format=City)
+    r = client.chat("city?", response_format=City)  # remembered: straight to the prompt
+    assert r.parsed.population == 2 and "response_format" not in server.requests[3]["body"]
+    stream = client.stream("city?", response_format=City)  # a stream too: no format, the schema in the prompt
+    assert "".join(e.text for e in stream) and stream.response.parsed.population == 3
+    assert "response_format" not in server.requests[4]["body"]
+    assert '"population"' in server.requests[4]["body"]["messages"][0]["content"]
+
+
+def test_a_format_that_has_worked_is_never_given_up_for_one_400(server):
+    llmkit.clear_caches()
+    server.script(Reply(text='{"name": "Oslo", "population": 5}'),
+                  Reply(status=400, error={"message": "schema too deep", "type": "BadRequestError"}))
+    client = llmkit.Client("openai:test-model", base_url=server.base_url, max_retries=0)
+    assert client.chat("city?", response_format=City).structured_by == "native"
+    with pytest.raises(llmkit.BadRequestError, match="schema too deep"):
+        client.chat("city?", response_format=City)
+    assert len(server.requests) == 2  # no json_object, no prompt: the error is the answer
+
+
+def test_a_stream_uses_the_endpoints_format(server):
+    llmkit.clear_caches()
+    refused = Reply(status=400, error={"message": "json_schema is unavailable", "type": "BadRequestError"})
+    server.script(refused, Reply(text='{"name": "Oslo", "population": 5}'), Reply(text='{"name": "Rome", "population": 6}'))
+    client = llmkit.Client("openai:test-model", base_url=server.base_url)
+    stream = client.stream("city?", response_format=City)  # refused before any chunk: json_object instead
+    assert stream.response.parsed.name == "Oslo"
+    assert client.stream("city?", response_format=City).response.parsed.name == "Rome"
+    kinds = [q["body"].get("response_format", {}).get("type") for q in server.requests]
+    assert kinds == ["json_schema", "json_object", "json_object"]
+
+
+def test_a_backend_claiming_structured_output_without_saying_how_is_checked():
+    # the mock declares structured_output but enforces nothing: its answers are validated
+    model = llmkit.Client("mock", responses=['{"name": "Oslo"}', '{"name": "Oslo", "population": 1}'])
+    r = model.chat("city?", response_format=City)
+    assert r.parsed.population == 1 and r.structured_by == "prompted" and len(model.backend.calls) == 2
+
+
+def test_a_tool_call_is_handed_back_not_re_asked_as_bad_json():
+    call = llmkit.ToolCall("c1", "lookup", '{"q": "Oslo"}')
+    model = no_native(call)
+    r = model.chat("city?", response_format=City, tools=[{"type": "function", "function": {"name": "lookup"}}])
+    assert r.tool_calls == [call] and len(model.backend.calls) == 1
+
+
+def test_plugin_backends_without_formats_are_prompted():
+    from llmkit.backends.base import Backend
+    from llmkit.types import Capabilities, Response
+
+    class Plain(Backend):
+        provider = "plainjson"
+        capabilities = Capabilities(chat=True)
+        options = frozenset({"max_tokens"})
+
+        def chat(self, messages, options):
+            return Response(text='{"name": "Lima", "population": 9}', finish_reason="stop")
+
+    llmkit.clear_caches()
+    try:
+        llmkit.register_provider("plainjson", Plain)
+        client = llmkit.Client("plainjson:any")
+        r = client.chat("city?", response_format=City)
+        assert r.parsed.name == "Lima" and r.structured_by == "prompted"
+        assert client.chat("hi", tools=None, seed=None).text  # known options left unset are fine
+        with pytest.raises(llmkit.InvalidOptionError, match="unknown option 'colour'"):
+            client.chat("hi", colour=None)  # an unknown name is still an error
+    finally:
+        llmkit.clear_caches()

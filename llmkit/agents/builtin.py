@@ -2,7 +2,7 @@
 
     calculate("2 ** 10 + sqrt(16)")        arithmetic, parsed (never evaluated as code)
     now("Europe/Oslo")                     the date and time, in a time zone
-    Files("~/notes")                       read_file, list_files, search_files: under that folder only
+    Files("~/notes")                       read_file, list_files, search_files (literal text): under that folder only
 
 Nothing a model sends is run as code. `calculate` walks the parsed expression and allows
 numbers, + - * / // % **, parentheses and a few math functions, with limits on exponents
@@ -16,7 +16,7 @@ import ast
 import datetime as _dt
 import math
 import operator
-import re
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -97,8 +97,11 @@ def now(timezone: str | None = None) -> str:
 class Files:
     """Read-only tools over one folder: nothing outside `root` can be read or listed."""
 
-    MAX_READ = 100_000  # characters of one file handed to a model
+    MAX_READ = 100_000  # bytes of one file handed to a model
     MAX_MATCHES = 50
+    MAX_SEARCHED_FILES = 2_000  # a search stops after this many files ...
+    MAX_SEARCHED_BYTES = 20_000_000  # ... or this many bytes read, and says so
+    MAX_SEARCHED_FILE = 1_000_000  # bigger files are skipped by search
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).expanduser().resolve()
@@ -116,11 +119,15 @@ class Files:
         target = self._inside(path)
         if not target.is_file():
             raise ToolInputError(f"no such file: {path}")
-        data = target.read_bytes()
+        with target.open("rb") as f:  # never more than MAX_READ bytes, however big the file
+            data = f.read(self.MAX_READ + 1)
         if b"\0" in data[:4096]:
             raise ToolInputError(f"{path} is a binary file")
-        text = data.decode("utf-8", errors="replace")
-        return text if len(text) <= self.MAX_READ else text[: self.MAX_READ] + f"\n[... cut at {self.MAX_READ} characters]"
+        if len(data) <= self.MAX_READ:
+            return data.decode("utf-8", errors="replace")
+        # "ignore" drops only a character split by the cut
+        text = data[: self.MAX_READ].decode("utf-8", errors="ignore")
+        return text + f"\n[... cut at {self.MAX_READ} bytes of {target.stat().st_size}]"
 
     def list_files(self, path: str = ".") -> list[str]:
         """The files and folders in a folder (relative paths; folders end with /)."""
@@ -136,25 +143,39 @@ class Files:
             entries.append(str(entry.relative_to(self.root)) + ("/" if entry.is_dir() else ""))
         return entries
 
-    def search_files(self, pattern: str, path: str = ".") -> list[str]:
-        """Lines matching a regular expression in the files under a folder, as "file:line: text"."""
-        try:
-            regex = re.compile(pattern)
-        except re.error as exc:
-            raise ToolInputError(f"not a regular expression: {exc}") from None
+    def search_files(self, text: str, path: str = ".") -> list[str]:
+        """Lines containing some text (any case) in the files under a folder, as "file:line: text"."""
+        if not text:
+            raise ToolInputError("give some text to search for")
+        # Literal, not a regular expression: a model's pattern cannot stall the search.
+        needle = text.casefold()
+        start = self._inside(path)
+        if not start.is_dir():
+            raise ToolInputError(f"no such folder: {path}")
         matches: list[str] = []
-        for file in sorted(self._inside(path).rglob("*")):
-            try:
-                inside = self._inside(str(file.relative_to(self.root)))
-            except ToolInputError:
-                continue
-            if not inside.is_file() or inside.stat().st_size > 1_000_000:
-                continue
-            for number, line in enumerate(inside.read_text("utf-8", errors="replace").splitlines(), 1):
-                if regex.search(line):
-                    matches.append(f"{file.relative_to(self.root)}:{number}: {line.strip()[:200]}")
-                    if len(matches) >= self.MAX_MATCHES:
-                        return matches
+        files = read = 0
+        for folder, dirs, names in os.walk(start):  # does not follow links to folders
+            dirs.sort()
+            for name in sorted(names):
+                if files >= self.MAX_SEARCHED_FILES or read >= self.MAX_SEARCHED_BYTES:
+                    return matches + [f"[search stopped after {files} files; search a smaller folder]"]
+                try:
+                    inside = self._inside(str((Path(folder) / name).relative_to(self.root)))
+                    if not inside.is_file() or inside.stat().st_size > self.MAX_SEARCHED_FILE:
+                        continue
+                    data = inside.read_bytes()
+                except (ToolInputError, OSError):
+                    continue
+                files += 1
+                read += len(data)
+                if b"\0" in data[:4096]:
+                    continue  # binary
+                shown = (Path(folder) / name).relative_to(self.root)
+                for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+                    if needle in line.casefold():
+                        matches.append(f"{shown}:{number}: {line.strip()[:200]}")
+                        if len(matches) >= self.MAX_MATCHES:
+                            return matches
         return matches
 
 

@@ -151,7 +151,8 @@ class Agent:
                         yield AgentEvent("text", text=event.text, step=number)
                 response = s.response
             else:
-                response = self.client.chat(run.messages, **opts)
+                with self.output.checked_by_client(run.messages):
+                    response = self.client.chat(run.messages, **opts)
             calls = run.record(response, number)
             if not calls:
                 result = self._answer(run, response)
@@ -175,7 +176,8 @@ class Agent:
                         yield AgentEvent("text", text=event.text, step=number)
                 response = await s.get_response()
             else:
-                response = await self.client.achat(run.messages, **opts)
+                with self.output.checked_by_client(run.messages):
+                    response = await self.client.achat(run.messages, **opts)
             calls = run.record(response, number)
             if not calls:
                 result = self._answer(run, response)

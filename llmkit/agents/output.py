@@ -1,20 +1,23 @@
 """An agent's final answer as validated data (`Agent(output_type=...)`).
 
 With a pydantic model class and a backend that has structured output, the model is
-asked for it natively (`response_format`); otherwise the schema is described in the
-system prompt. Either way the answer is parsed (JSON, also inside a code fence) and
-validated; one that does not fit goes back to the model with the validation errors,
-up to `retries` times, and then the run ends with an OutputValidationError.
+asked for it through `response_format` (native, constrained, or checked and re-asked by
+the client up to its `structured_retries`); the schema is also described in the system
+prompt. Either way the answer is parsed (JSON, also inside a code fence) and validated;
+one that does not fit goes back to the model with the validation errors, up to
+`retries` times, and then the run ends with an OutputValidationError.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from ..client import Client
 from ..errors import LLMKitError
-from ..structured import extract_json
+from ..structured import StructuredOutputError, extract_json
 from ..types import Message, Response
 
 __all__ = ["OutputSpec", "OutputValidationError"]
@@ -61,6 +64,15 @@ class OutputSpec:
     def options(self, client: Client, opts: dict[str, Any]) -> None:
         if self.native and client.capabilities.structured_output:
             opts.setdefault("response_format", self.type)
+
+    @contextlib.contextmanager
+    def checked_by_client(self, messages: list[Message]) -> Iterator[None]:
+        """A chat with response_format is validated (and re-asked) by the client itself,
+        up to its structured_retries; an answer that never fits ends the run the same way."""
+        try:
+            yield
+        except StructuredOutputError as exc:
+            raise OutputValidationError(exc.text, exc.problems, messages) from None
 
     def check(self, response: Response, messages: list[Message], retries_used: int) -> Any:
         """The validated output, RETRY (the model was asked again), or an error."""

@@ -55,8 +55,8 @@ SDK_CLIENTS: SharedCache[tuple, tuple[Any, bool]] = SharedCache("openai clients"
 # event loop -> {client key -> AsyncOpenAI}: an async pool belongs to one loop and goes with it
 _async_clients: weakref.WeakKeyDictionary[Any, dict[tuple, Any]] = weakref.WeakKeyDictionary()
 on_clear(_async_clients.clear)
-# (base_url, model) -> the response format the endpoint takes: "json_schema", "json_object"
-# or "none" (then the client states the schema in the prompt), learned from its 400s
+# (base_url, model) -> the response format that has worked there: "json_schema",
+# "json_object" or "prompted" (the schema stated in the prompt, no format on the wire)
 _FORMAT_MODES: dict[tuple[str | None, str], str] = {}
 on_clear(_FORMAT_MODES.clear)
 _lock = threading.Lock()
@@ -210,15 +210,16 @@ class OpenAIBackend(Backend):
             elif name == "tool_choice":
                 params["tool_choice"] = tool_choice_param(value)
             elif name == "response_format":
-                params["response_format"] = response_format_param(value if mode == "json_schema" else "json")
+                if mode in ("json_schema", "json_object"):  # "prompted": the note in the messages only
+                    params["response_format"] = response_format_param(value if mode == "json_schema" else "json")
             elif name == "stop":
                 params["stop"] = [value] if isinstance(value, str) else list(value)
             else:
                 params[name] = value
         return params
 
-    def _stream_params(self, messages: list[Message], options: dict[str, Any]) -> dict[str, Any]:
-        params = self._chat_params(messages, options)
+    def _stream_params(self, messages: list[Message], options: dict[str, Any], mode: str) -> dict[str, Any]:
+        params = self._chat_params(messages, options, mode)
         params["stream"] = True
         if self._stream_usage:
             params["stream_options"] = {"include_usage": True}
@@ -234,7 +235,7 @@ class OpenAIBackend(Backend):
                 if not self._format_refused(error, mode):
                     raise error from None
                 continue
-            return self._with_mode(self._to_response(completion, messages), mode)
+            return self._with_mode(self._to_response(completion, messages), mode, options.get("response_format"))
         raise self._no_format()
 
     async def achat(self, messages: list[Message], options: dict[str, Any]) -> Response:
@@ -247,42 +248,59 @@ class OpenAIBackend(Backend):
                 if not self._format_refused(error, mode):
                     raise error from None
                 continue
-            return self._with_mode(self._to_response(completion, messages), mode)
+            return self._with_mode(self._to_response(completion, messages), mode, options.get("response_format"))
         raise self._no_format()
 
     # --- response formats: json_schema, else json_object, else the client prompts ------
 
+    # An endpoint's mode is remembered only once a request in it has worked: a 400 may
+    # have another cause (a schema the server cannot take, a bad option), so a refusal
+    # alone never demotes an endpoint, and a mode known to work is never left.
+
     def native_format(self) -> bool:
-        """False once this endpoint refused both json_schema and json_object."""
-        return _FORMAT_MODES.get(self._endpoint()) != "none"
+        """False once this endpoint is known to answer only prompted (see note_prompted)."""
+        return _FORMAT_MODES.get(self._endpoint()) != "prompted"
+
+    def note_prompted(self) -> None:
+        """The client's call: both formats were refused and the prompted request worked."""
+        _FORMAT_MODES.setdefault(self._endpoint(), "prompted")
 
     def _endpoint(self) -> tuple[str | None, str]:
         return self.base_url, self.model
 
     def _format_modes(self, messages: list[Message], options: dict[str, Any]) -> Iterator[tuple[list[Message], str]]:
         """The requests to try: without a response_format just one; with one, the
-        endpoint's remembered mode, or json_schema then json_object (the schema stated
+        endpoint's known mode alone, or json_schema then json_object (the schema stated
         in the prompt, since json_object does not carry it)."""
         fmt = options.get("response_format")
         if fmt is None:
             yield messages, "none"
             return
         known = _FORMAT_MODES.get(self._endpoint())
-        if known in (None, "json_schema") and fmt != "json":
+        if known == "prompted":  # only streams get here: chat() goes through the client's re-asks
+            yield with_note(messages, fmt), "prompted"
+        elif known == "json_object" or fmt == "json":
+            yield with_note(messages, fmt), "json_object"
+        elif known == "json_schema":
             yield messages, "json_schema"
-        if known in (None, "json_object") or fmt == "json":
+        else:
+            yield messages, "json_schema"
             yield with_note(messages, fmt), "json_object"
 
     def _format_refused(self, error: E.LLMKitError, mode: str) -> bool:
-        """A 400 for a request with a response format: try the next mode (and remember)."""
-        refused = mode != "none" and type(error) in (E.BadRequestError,)  # not a context length or content filter
-        if refused:
-            _FORMAT_MODES[self._endpoint()] = "json_object" if mode == "json_schema" else "none"
-        return refused
+        """A 400 for a format on an endpoint not yet known to take one: try the next mode."""
+        # not a context length or content filter, and never a mode that has worked before
+        return (mode in ("json_schema", "json_object") and type(error) is E.BadRequestError
+                and self._endpoint() not in _FORMAT_MODES)  # fmt: skip
 
-    def _with_mode(self, response: Response, mode: str) -> Response:
-        if mode != "none":
+    def _remember(self, mode: str, fmt: Any) -> None:
+        # json_object working for "json" says nothing of json_schema
+        if mode in ("json_schema", "json_object") and fmt != "json":
             _FORMAT_MODES.setdefault(self._endpoint(), mode)
+
+    def _with_mode(self, response: Response, mode: str, fmt: Any) -> Response:
+        self._remember(mode, fmt)
+        if mode in ("json_schema", "json_object"):
             response.structured_by = "native" if mode == "json_schema" else "json_mode"
         return response
 
@@ -329,20 +347,36 @@ class OpenAIBackend(Backend):
         return tokens.add_cost(result, self.model) if self.official else result
 
     def stream(self, messages: list[Message], options: dict[str, Any]) -> Iterator[StreamEvent]:
-        try:
-            chunks = self.sdk.chat.completions.create(**self._stream_params(messages, options))
-        except Exception as exc:
-            raise map_error(exc, self.model_id, self.base_url) from None
+        chunks = None
+        for request, mode in self._format_modes(messages, options):  # a refusal comes before any chunk
+            try:
+                chunks = self.sdk.chat.completions.create(**self._stream_params(request, options, mode))
+                self._remember(mode, options.get("response_format"))
+                break
+            except Exception as exc:
+                error = map_error(exc, self.model_id, self.base_url)
+                if not self._format_refused(error, mode):
+                    raise error from None
+        if chunks is None:
+            raise self._no_format()
         try:
             yield from self._events(iter(chunks))
         finally:
             chunks.close()  # also when the caller stops early: frees the connection
 
     async def astream(self, messages: list[Message], options: dict[str, Any]) -> AsyncIterator[StreamEvent]:
-        try:
-            chunks = await self.async_sdk.chat.completions.create(**self._stream_params(messages, options))
-        except Exception as exc:
-            raise map_error(exc, self.model_id, self.base_url) from None
+        chunks = None
+        for request, mode in self._format_modes(messages, options):
+            try:
+                chunks = await self.async_sdk.chat.completions.create(**self._stream_params(request, options, mode))
+                self._remember(mode, options.get("response_format"))
+                break
+            except Exception as exc:
+                error = map_error(exc, self.model_id, self.base_url)
+                if not self._format_refused(error, mode):
+                    raise error from None
+        if chunks is None:
+            raise self._no_format()
         finished = False
         try:
             while True:

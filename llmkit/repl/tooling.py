@@ -35,8 +35,10 @@ class ToolTurns:
                 for t in box.specs()]  # fmt: skip
 
     def approve(self, ctx: ToolContext) -> bool:
-        shown = json.dumps(ctx.arguments, ensure_ascii=False)
-        answer = self.ask(f"allow {ctx.tool.name}({shorten(shown, 120)})? [y/N] ")
+        # The whole call, never shortened: what you approve is exactly what runs.
+        shown = json.dumps(ctx.arguments, ensure_ascii=False, indent=2)
+        self.out.info(f"{ctx.tool.name} wants to run with:\n{shown}")
+        answer = self.ask(f"allow {ctx.tool.name}? [y/N] ")
         return answer.strip().lower() in ("y", "yes")
 
     def send(self, conv: Conversation, content: str, on_text: Callable[[str], None]) -> Turn:
