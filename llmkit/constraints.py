@@ -138,15 +138,16 @@ class Constraint:
         llg = _llguidance()
         closers = self.vocab.closers
         return Matcher(llg.LLMatcher(self.vocab.tokenizer, self._grammar, log_level=0), self.vocab.size,
-                       closers, len(self.vocab.primary_closers))  # fmt: skip
+                       closers, len(self.vocab.primary_closers), self.vocab.tokenizer.eos_token)  # fmt: skip
 
 
 class Matcher:
     """One sample's position in the grammar."""
 
-    def __init__(self, matcher: Any, size: int, closers: list[int], primary: int) -> None:
+    def __init__(self, matcher: Any, size: int, closers: list[int], primary: int, eos: int) -> None:
         self._m = matcher
         self.size = size
+        self.eos = eos
         self.closers = closers  # the primary ones first, then UTF-8 continuation bytes
         self.primary = primary
 
@@ -162,7 +163,11 @@ class Matcher:
         """The token that brings the output to its end soonest, among `allowed` (used
         when few tokens are left: a complete value beats a cut-off one): a forced token,
         else the closing token whose greedy completion is shortest (each candidate is
-        played out on a copy of the matcher); None when none of them can finish it."""
+        played out on a copy of the matcher); None when none of them can finish it.
+        Once the output is complete (a number that could take more digits, say), the
+        end token itself."""
+        if self._m.is_accepting():
+            return self.eos
         forced = self._m.compute_ff_tokens()
         if forced:
             return int(forced[0])

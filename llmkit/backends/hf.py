@@ -135,7 +135,9 @@ class HFBackend(LocalBackend):
         pre, suf, mid = self.engine.fim
         return self.engine.encode(f"{pre}{prompt}{suf}{suffix}{mid}")
 
-    def _stops(self, options: dict[str, Any], chat: bool) -> StopMatcher:
+    def _stops(self, options: dict[str, Any], chat: bool, constraint: Constraint | None = None) -> StopMatcher:
+        if constraint is not None:  # the grammar decides where the output ends, not a stop string
+            return StopMatcher([])
         return StopMatcher(stop_list(options.get("stop")) + (self.formatter.extra_stops if chat else []))
 
     def _constraint(self, options: dict[str, Any]) -> Constraint | None:
@@ -146,7 +148,8 @@ class HFBackend(LocalBackend):
 
     def _generate(self, prompts: list[list[int]], options: dict[str, Any], chat: bool) -> list[Response]:
         constraint = self._constraint(options)
-        results = self.engine.generate_many(prompts, self._params(options), self._stops(options, chat), constraint)
+        results = self.engine.generate_many(prompts, self._params(options), self._stops(options, chat, constraint),
+                                            constraint)  # fmt: skip
         responses = [self._response(samples) for samples in results]
         for r in responses:
             r.structured_by = "constrained" if constraint is not None else None
@@ -163,8 +166,9 @@ class HFBackend(LocalBackend):
     def stream(self, messages: list[Message], options: dict[str, Any]) -> Iterator[StreamEvent]:
         if options.get("tools"):  # a protocol reply is one JSON object: read whole, then given as events
             return iter(response_events(self.chat(messages, options)))
+        constraint = self._constraint(options)
         return self.engine.stream(self._chat_ids(messages, options), self._params(options),
-                                  self._stops(options, chat=True), self._constraint(options))  # fmt: skip
+                                  self._stops(options, True, constraint), constraint)  # fmt: skip
 
     def count_tokens(self, content: str | list[Message]) -> TokenCount:
         """Tokens of a text, or of a conversation as sent (the applied chat template,

@@ -32,7 +32,7 @@ from transformers.generation.streamers import BaseStreamer
 
 from ..constraints import Constraint, Matcher, Vocabulary
 from ..errors import APIError
-from ..generation import Generation, SamplingParams, StopMatcher, stream_ending
+from ..generation import FinishReason, Generation, SamplingParams, StopMatcher, stream_ending
 from ..types import StreamEvent, TokenLogprob
 from .hf_loading import LoadedModel
 
@@ -85,6 +85,7 @@ class _Grammar(LogitsProcessor):
         self.max_new = max_new
         self.matchers: list[Matcher] = []
         self.ended: list[bool] = []
+        self.steered: set[int] = set()  # rows closed early because max_new was near: they end "length"
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         rows, vocab = scores.shape
@@ -112,6 +113,7 @@ class _Grammar(LogitsProcessor):
             choice = m.closing(row) if closing else None
             if choice is not None:  # few tokens left: steer the row to a complete value
                 allowed[i, choice] = True
+                self.steered.add(i)
             else:
                 allowed[i, : row.shape[0]] = row
         return scores.masked_fill(~allowed.to(scores.device), float("-inf"))  # type: ignore[return-value]
@@ -278,17 +280,21 @@ class HFEngine:
         kwargs = self._kwargs(params, max_new)
         if stops:
             kwargs["stopping_criteria"] = StoppingCriteriaList([_StopOnStrings(self.tokenizer, stops, width)])
+        grammar = None
         if constraint is not None:
-            kwargs["logits_processor"] = LogitsProcessorList([_Grammar(constraint, width, self.eos_ids, max_new)])
+            grammar = _Grammar(constraint, width, self.eos_ids, max_new)
+            kwargs["logits_processor"] = LogitsProcessorList([grammar])
         out = self._run_generate(input_ids, mask, kwargs, params.seed).cpu()
         rows = self._rows_per_prompt(params)
+        steered = grammar.steered if grammar is not None else set()
         results = []
         for i, prompt in enumerate(prompts):
-            samples = [self._sample(out[i * rows + j, width:].tolist(), len(prompt), stops) for j in range(rows)]
+            samples = [self._sample(out[i * rows + j, width:].tolist(), len(prompt), stops, i * rows + j in steered)
+                       for j in range(rows)]  # fmt: skip
             results.append(samples if rows == params.n else samples * params.n)
         return results
 
-    def _sample(self, generated: list[int], prompt_tokens: int, stops: StopMatcher) -> Generation:
+    def _sample(self, generated: list[int], prompt_tokens: int, stops: StopMatcher, steered: bool = False) -> Generation:
         ended = False
         for k, tok in enumerate(generated):
             if tok in self.eos_ids:
@@ -298,7 +304,8 @@ class HFEngine:
             while generated and generated[-1] == self.pad_id:  # rows that a stop string finished early
                 generated = generated[:-1]
         text, stopped = stops.cut(self.tokenizer.decode(generated, skip_special_tokens=True))
-        return Generation(text, "stop" if ended or stopped else "length", prompt_tokens, len(generated), generated)
+        reason: FinishReason = "stop" if (ended or stopped) and not steered else "length"
+        return Generation(text, reason, prompt_tokens, len(generated), generated)
 
     # --- streaming -----------------------------------------------------------------
 
@@ -308,8 +315,10 @@ class HFEngine:
         input_ids, mask = self._pad_left([prompt])
         max_new = params.max_new_tokens(len(prompt), self.context_window)
         kwargs = self._kwargs(params, max_new)
+        grammar = None
         if constraint is not None:
-            kwargs["logits_processor"] = LogitsProcessorList([_Grammar(constraint, len(prompt), self.eos_ids, max_new)])
+            grammar = _Grammar(constraint, len(prompt), self.eos_ids, max_new)
+            kwargs["logits_processor"] = LogitsProcessorList([grammar])
         flag = threading.Event()
         criteria = [_StopOnFlag(flag)] + ([_StopOnStrings(self.tokenizer, stops, len(prompt))] if stops else [])
         q: queue.SimpleQueue = queue.SimpleQueue()
@@ -338,6 +347,8 @@ class HFEngine:
         finally:
             flag.set()  # the caller closed the stream (or it is complete): stop generating
             worker.join()
+        for i in grammar.steered if grammar is not None else ():
+            rows.reasons[i] = "length"
         yield from stream_ending(rows.reasons, params.n, len(prompt), rows.completion_tokens)
 
 

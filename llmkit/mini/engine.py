@@ -19,6 +19,7 @@ re-created bytes are not repeated in the output.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -240,7 +241,7 @@ class MiniEngine:
             raise InvalidOptionError(f"stream supports n=1 only, got n={params.n}", hint="Use generate() for n > 1.")
         plan = self._plan(self._prompt_ids(prompt), params, truncate=truncate,
                           heal=token_healing and constraint is None, constraint=constraint)  # fmt: skip
-        state = TextAssembler(params.stop, strip=len(plan.heal))
+        state = TextAssembler(plan.params.stop, strip=len(plan.heal))
         return GenerationStream(self._decode(plan, [state]), state, plan.prompt_tokens)
 
     def infill(self, prefix: str, suffix: str, params: SamplingParams | None = None, *,
@@ -306,6 +307,8 @@ class MiniEngine:
         heal_bytes = b""
         if heal:
             ids, heal_bytes = self._healer.back_up(ids)
+        if constraint is not None:  # the grammar decides where the output ends, not a stop string
+            params = dataclasses.replace(params, stop=())
         return _Plan(ids=[eot, *ids], prompt_tokens=prompt_tokens, max_tokens=max_tokens, params=params,
                      heal=heal_bytes, constraint=constraint)
 
@@ -349,15 +352,16 @@ class MiniEngine:
             for i, (state, token) in enumerate(zip(states, tokens, strict=True)):
                 if state.done:
                     continue
+                ended = shaper.ending(i)  # "length" for a sample steered to its end by max_tokens
                 if token == tok.eot_id:
                     state.token_ids.append(token)
-                    state.finish("stop")
+                    state.finish(ended)
                     continue
                 state.feed(token, tok.token_bytes(token))
                 if last_step:
                     state.finish("length")
                 elif shaper.complete(i):  # the grammar is satisfied: nothing may follow
-                    state.finish("stop")
+                    state.finish(ended)
             yield
             if last_step or all(s.done for s in states):
                 return
@@ -381,6 +385,7 @@ class _Shaper:
             self.seen[:, plan.ids] = True
         self.matchers = [plan.constraint.matcher() for _ in range(n)] if plan.constraint is not None else None
         self.reserve = plan.constraint.reserve if plan.constraint is not None else None
+        self.steered = [False] * n  # closed early because max_tokens was near
 
     def apply(self, logits: torch.Tensor, states: list[TextAssembler], remaining: int) -> torch.Tensor:
         logits = logits.index_fill(1, self.banned, float("-inf"))
@@ -396,12 +401,13 @@ class _Shaper:
     def _grammar_mask(self, vocab: int, states: list[TextAssembler], remaining: int) -> torch.Tensor:
         rows = []
         closing = self.reserve is not None and remaining <= self.reserve
-        for m, s in zip(self.matchers or [], states, strict=True):
+        for i, (m, s) in enumerate(zip(self.matchers or [], states, strict=True)):
             allowed = torch.ones(vocab, dtype=torch.bool) if s.done else m.allowed()
             choice = m.closing(allowed) if closing and not s.done else None
             if choice is not None:  # few tokens left: steer the sample to a complete value
                 allowed = torch.zeros(vocab, dtype=torch.bool)
                 allowed[choice] = True
+                self.steered[i] = True
             rows.append(allowed)
         return torch.stack(rows)
 
@@ -416,6 +422,9 @@ class _Shaper:
 
     def complete(self, i: int) -> bool:
         return self.matchers is not None and self.matchers[i].done
+
+    def ending(self, i: int) -> FinishReason:
+        return "length" if self.steered[i] else "stop"
 
 
 def _params(params: SamplingParams | None, options: dict[str, Any]) -> SamplingParams:
