@@ -36,6 +36,28 @@ def test_the_reply_schema_allows_known_tools_or_an_answer():
     assert tool_protocol.reply_schema(tools, None, answer)["anyOf"][-1]["properties"]["answer"] == answer
 
 
+def test_tool_choice_names_one_tool_in_any_of_its_spellings():
+    tools = [to_tool(add), to_tool(shout)]
+    for choice in ("shout", {"type": "function", "name": "shout"}, {"type": "function", "function": {"name": "shout"}}):
+        assert tool_protocol.reply_schema(tools, choice)["properties"]["tool"] == {"const": "shout"}
+    with pytest.raises(llmkit.InvalidOptionError, match="'delete', which is not one of the tools") as info:
+        tool_protocol.reply_schema(tools, "delete")
+    assert "add, shout" in info.value.hint
+    with pytest.raises(llmkit.InvalidOptionError, match="names no tool"):
+        tool_protocol.reply_schema(tools, {"type": "function"})
+
+
+def test_several_calls_and_results_transcribe_as_alternating_turns():
+    calls = [llmkit.ToolCall("c1", "add", '{"a": 1, "b": 2}'), llmkit.ToolCall("c2", "shout", '{"text": "hi"}')]
+    messages = [llmkit.user("go"), llmkit.assistant("Two calls:", calls), llmkit.tool_result("3", tool_call_id="c1"),
+                llmkit.tool_result("HI", tool_call_id="c2"), llmkit.assistant("3 and HI")]  # fmt: skip
+    out = tool_protocol.transcribe(messages)
+    assert [m.role for m in out] == ["user", "assistant", "user", "assistant"]
+    first, *rest = out[1].text.split("\n")
+    assert first == "Two calls:" and [json.loads(line)["tool"] for line in rest] == ["add", "shout"]
+    assert out[2].text.startswith("add returned: 3\nshout returned: HI\n")
+
+
 def test_replies_and_transcripts_in_the_protocol():
     assert tool_protocol.parse_reply('{"tool": "add", "arguments": {"a": 1, "b": 2}}')[1][0].args == {"a": 1, "b": 2}
     assert tool_protocol.parse_reply('{"answer": "3"}') == ("3", [])

@@ -152,3 +152,49 @@ def test_chat_with_mcp_tools_asks_before_each_call(server_file, isolated_home):
     assert 'add wants to run with:\n{\n  "a": 2,\n  "b": 40\n}' in r.stdout and "allow add? [y/N]" in r.stdout
     assert '→ add({"a": 2, "b": 40})' in r.stdout and "← 42" in r.stdout and "2 + 40 = 42" in r.stdout
     assert "add(a: integer, b: integer) [asks first]" in r.stdout
+
+
+SLOW_SERVER = textwrap.dedent('''
+    import asyncio
+    from mcp.server.mcpserver import MCPServer
+
+    server = MCPServer("slow")
+
+    @server.tool()
+    async def wait(seconds: float) -> str:
+        """Wait, then say so."""
+        await asyncio.sleep(seconds)
+        return "waited"
+
+    if __name__ == "__main__":
+        server.run()
+''')
+
+
+def test_threads_share_one_connection_and_a_closed_one_answers_at_once(tmp_path, monkeypatch):
+    import concurrent.futures
+
+    from llmkit.agents import mcp as mcp_module
+
+    made = []
+    real = mcp_module._Connection
+
+    def counting(*args, **kwargs):
+        made.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mcp_module, "_Connection", counting)
+    path = tmp_path / "slow.py"
+    path.write_text(SLOW_SERVER)
+    server = llmkit.mcp_server([sys.executable, str(path)], timeout=60)
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:  # the first calls race to connect
+        assert list(pool.map(lambda _: server.call("wait", {"seconds": 0.1}), range(4))) == ["waited"] * 4
+    assert len(made) == 1
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(server.call, "wait", {"seconds": 30})
+        time.sleep(1.0)
+        started = time.monotonic()
+        server.close()  # the session ends with the call in flight
+        with pytest.raises(llmkit.agents.MCPError):
+            pending.result(timeout=20)
+        assert time.monotonic() - started < 20  # told when the session ended, not after timeout=60

@@ -86,7 +86,9 @@ class MCPServer:
 
     def call(self, name: str, arguments: Mapping[str, Any]) -> Any:
         """Call a tool of the server; its text (or structured content) comes back."""
-        result = self._connect().request(lambda client: client.call_tool(name, dict(arguments)))
+        with self._lock:  # one connection, however many threads call at once
+            connection = self._connect()
+        result = connection.request(lambda client: client.call_tool(name, dict(arguments)))
         text = "\n".join(getattr(block, "text", "") for block in result.content if getattr(block, "text", None))
         if result.is_error:
             raise MCPError(f"MCP tool {name!r} failed: {text or 'no message'}", hint=self._connection_hint())
@@ -182,6 +184,9 @@ class _Connection:
             result.set_result(await request(client))
         except Exception as exc:
             result.set_exception(exc)
+        except BaseException:  # cancelled (the session ended): the caller hears now, not at its timeout
+            result.set_exception(MCPError("the MCP session ended during the request", hint="Call it again."))
+            raise
 
     def request(self, request: Callable[[Any], Any]) -> Any:
         if self.jobs is None or self.done.done():

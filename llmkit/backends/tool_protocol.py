@@ -19,10 +19,11 @@ import json
 import secrets
 from typing import Any
 
+from ..errors import InvalidOptionError
 from ..tools import Tool
 from ..types import Message, ToolCall
 
-__all__ = ["prompt_messages", "reply_schema", "parse_reply", "transcribe", "signature"]
+__all__ = ["prompt_messages", "reply_schema", "parse_reply", "transcribe", "signature", "chosen_name"]
 
 _GUIDE = (
     'Reply with one JSON object: {"tool": NAME, "arguments": {...}} to call a tool (its result comes back), '
@@ -33,11 +34,12 @@ _GUIDE = (
 def reply_schema(tools: list[Tool], tool_choice: Any = None, answer: dict[str, Any] | None = None) -> dict[str, Any]:
     """The JSON schema every reply must match."""
     chosen = tools
-    if isinstance(tool_choice, str) and tool_choice not in ("auto", "required", "none"):
-        chosen = [t for t in tools if t.name == tool_choice]
-    elif isinstance(tool_choice, dict):
-        name = (tool_choice.get("function") or {}).get("name")
+    name = chosen_name(tool_choice)
+    if name is not None:
         chosen = [t for t in tools if t.name == name]
+        if not chosen:
+            raise InvalidOptionError(f"tool_choice names {name!r}, which is not one of the tools given",
+                                     hint=f"Tools: {', '.join(t.name for t in tools) or 'none'}.")  # fmt: skip
     calls = [] if tool_choice == "none" else [
         {"type": "object", "properties": {"tool": {"const": t.name}, "arguments": _object(t.parameters)},
          "required": ["tool", "arguments"], "additionalProperties": False}
@@ -49,6 +51,21 @@ def reply_schema(tools: list[Tool], tool_choice: Any = None, answer: dict[str, A
     ]  # fmt: skip
     options = calls + answers
     return options[0] if len(options) == 1 else {"anyOf": options}
+
+
+def chosen_name(tool_choice: Any) -> str | None:
+    """The one tool a tool_choice names: "add", {"type": "function", "name": "add"} or
+    OpenAI's {"type": "function", "function": {"name": "add"}}; None for auto/required/none."""
+    if isinstance(tool_choice, str):
+        return None if tool_choice in ("auto", "required", "none") else tool_choice
+    if isinstance(tool_choice, dict):
+        name = tool_choice.get("name") or (tool_choice.get("function") or {}).get("name")
+        if not isinstance(name, str):
+            raise InvalidOptionError(f"tool_choice={tool_choice!r} names no tool",
+                                     hint='Use "auto", "required", "none", a tool name, or {"type": "function", '
+                                          '"name": NAME}.')  # fmt: skip
+        return name
+    return None
 
 
 def signature(tool: Tool) -> str:
@@ -93,20 +110,34 @@ def prompt_messages(messages: list[Message], tools: list[Tool], tool_choice: Any
 
 
 def transcribe(messages: list[Message]) -> list[Message]:
-    """Tool calls and results in plain user/assistant turns, in the protocol's words."""
-    out = []
+    """Tool calls and results in plain user/assistant turns, in the protocol's words: one
+    assistant turn per message (its text, then each call), one user turn for the results
+    that follow it, so the turns still alternate."""
+    out: list[Message] = []
     names: dict[str, str] = {}
+    results: list[str] = []
     for m in messages:
+        if m.role == "tool":
+            results.append(f"{names.get(m.tool_call_id or '', 'the tool')} returned: {m.text}")
+            continue
+        if results:
+            out.append(_results_turn(results))
+            results = []
         if m.role == "assistant" and m.tool_calls:
+            lines = [m.text] if m.text else []
             for call in m.tool_calls:
                 names[call.id] = call.name
-                out.append(Message("assistant", json.dumps({"tool": call.name, "arguments": _args(call)})))
-        elif m.role == "tool":
-            name = names.get(m.tool_call_id or "", "the tool")
-            out.append(Message("user", f'{name} returned: {m.text}\nIf that answers the question, reply {{"answer": ...}}.'))
+                lines.append(json.dumps({"tool": call.name, "arguments": _args(call)}))
+            out.append(Message("assistant", "\n".join(lines)))
         else:
             out.append(m)
+    if results:
+        out.append(_results_turn(results))
     return out
+
+
+def _results_turn(results: list[str]) -> Message:
+    return Message("user", "\n".join(results) + '\nIf that answers the question, reply {"answer": ...}.')
 
 
 def _args(call: ToolCall) -> Any:
