@@ -44,3 +44,17 @@ def validate(fmt, text):
     return value
 
 
+
+
+def check_steered_and_finished(client):
+    """A steered answer is whole and says "length"; one that ended on its own says "stop"."""
+    r = client.chat("p = ", response_format=Person, temperature=1.5, seed=5, max_tokens=90)
+    assert r.finish_reason == "length" and validate(Person, r.text) is not None  # cut short, but whole
+    one = client.chat("c = ", response_format={"enum": ["red"]}, temperature=1.5, seed=5)
+    assert one.text == '"red"' and one.finish_reason == "stop"
+
+
+def check_stop_strings_ignored(client):
+    """Stop strings do not cut constrained output."""
+    r = client.chat("p = ", response_format=Person, temperature=1.0, seed=6, stop=['"', "}"])
+    assert validate(Person, r.text) is not None

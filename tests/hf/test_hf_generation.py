@@ -50,13 +50,13 @@ def test_leaving_a_stream_stops_generation(tiny, monkeypatch, how):
     if how == "async-break":
 
         async def first_text():
-            async for event in tiny.astream("Hello there", max_tokens=70, temperature=0, stop="never-there"):
+            async for event in tiny.astream("Hello there", max_tokens=100, temperature=0, stop="never-there"):
                 if event.text:
                     break
 
         asyncio.run(first_text())
     else:
-        stream = tiny.stream("Hello there", max_tokens=70, temperature=0, stop="never-there")
+        stream = tiny.stream("Hello there", max_tokens=100, temperature=0, stop="never-there")
         for event in stream:
             if event.text:
                 break  # leaving the loop is enough: no close() needed
@@ -65,7 +65,8 @@ def test_leaving_a_stream_stops_generation(tiny, monkeypatch, how):
         assert not tiny.backend.engine.lm.lock.locked()  # the next call need not wait
     alive = [t for t in threading.enumerate() if t.name.startswith("llmkit-hf-stream")]
     assert not alive
-    assert len(steps) < 20  # generation stopped soon after the close, far before max_tokens
+    # generation stopped soon after the close, far before max_tokens (a loaded machine may take a few more steps)
+    assert len(steps) < 40
 
 
 def _stop_inside(text: str) -> str:

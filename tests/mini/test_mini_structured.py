@@ -2,7 +2,7 @@
 schema, even from a random model sampling at a high temperature."""
 
 import pytest
-from structured_cases import SCHEMAS, Person, validate
+from structured_cases import SCHEMAS, Person, check_steered_and_finished, check_stop_strings_ignored, validate
 
 import llmkit
 
@@ -51,12 +51,8 @@ def test_an_unusable_schema_is_a_clear_error(random_mini):
 
 
 def test_a_steered_answer_is_complete_and_says_length_and_a_finished_one_says_stop(random_mini):
-    r = random_mini.chat("p = ", response_format=Person, temperature=1.5, seed=5, max_tokens=90)
-    assert r.finish_reason == "length" and validate(Person, r.text) is not None  # cut short, but whole
-    one = random_mini.chat("c = ", response_format={"enum": ["red"]}, temperature=1.5, seed=5)
-    assert one.text == '"red"' and one.finish_reason == "stop"
+    check_steered_and_finished(random_mini)
 
 
 def test_stop_strings_do_not_cut_constrained_output(random_mini):
-    r = random_mini.chat("p = ", response_format=Person, temperature=1.0, seed=6, stop=['"', "}"])
-    assert validate(Person, r.text) is not None
+    check_stop_strings_ignored(random_mini)
