@@ -49,6 +49,10 @@ _EXPORTS = {
     "register_provider": "llmkit.registry",
     "clear_caches": "llmkit.cache",
     "errors": "llmkit.errors",
+    "compress": "llmkit.compress",
+    "decompress": "llmkit.compress",
+    "CompressionStats": "llmkit.compress",
+    "TokenStepper": "llmkit.types",
 }
 _ERRORS = {
     "LLMKitError", "ConfigurationError", "UnknownModelError", "MissingCapabilityError",
@@ -56,7 +60,7 @@ _ERRORS = {
     "NotFoundError", "BadRequestError", "ContextLengthError", "ContentFilterError",
     "RateLimitError", "QuotaExceededError", "ServerError", "APIConnectionError",
     "APITimeoutError", "MalformedResponseError", "MalformedStreamError", "CheckpointError",
-    "PluginError", "UsageError", "HistoryError", "ReplyInterruptedError", "ToolArgumentsError", "ModelRequestBlockedError", "FormatUnsupportedError",
+    "PluginError", "UsageError", "HistoryError", "ReplyInterruptedError", "ToolArgumentsError", "ModelRequestBlockedError", "FormatUnsupportedError", "TaskError", "CompressedFileError",
 }  # fmt: skip
 
 __all__ = sorted([*_EXPORTS, *_ERRORS, "__version__"])
@@ -86,6 +90,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs
     from .backends.base import Backend
     from .cache import clear_caches
     from .client import Client
+    from .compress import CompressionStats, compress, decompress
     from .conversation import Conversation, Turn
     from .errors import *  # noqa: F403
     from .registry import register_provider
@@ -101,6 +106,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs
         StreamEvent,
         TokenCount,
         TokenLogprob,
+        TokenStepper,
         ToolCall,
         ToolCallDelta,
         Usage,

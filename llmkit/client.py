@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
+import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import registry, retry, structured
 from .backends.base import Backend
 from .errors import (
+    ConfigurationError,
     ContextLengthError,
     FormatUnsupportedError,
     InvalidOptionError,
@@ -26,7 +30,22 @@ from .errors import (
 from .options import suggest, validate
 from .streaming import AsyncStream, Stream
 from .tools import to_tool
-from .types import Capabilities, Embeddings, Logprobs, Message, Response, StreamEvent, TokenCount, to_messages
+from .types import (
+    Capabilities,
+    Embeddings,
+    Logprobs,
+    Message,
+    Response,
+    StreamEvent,
+    TokenCount,
+    TokenStepper,
+    check_text,
+    to_messages,
+)
+
+if TYPE_CHECKING:
+    import numpy
+
 
 __all__ = ["Client", "requests_blocked"]
 
@@ -61,10 +80,18 @@ class Client:
     ) -> None:
         if model is None:
             model = registry.default_model()
+        fallbacks = _fallback_ids(fallbacks)
+        for name, value in (("max_retries", max_retries), ("structured_retries", structured_retries)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InvalidOptionError(f"{name}={value!r} is invalid: it must be an int >= 0")
+        if retry_policy is not None and not isinstance(retry_policy, retry.RetryPolicy):
+            raise InvalidOptionError(f"retry_policy={retry_policy!r} is invalid: it must be an llmkit.retry.RetryPolicy")
         self._ids = [model, *fallbacks]
         self._backends: list[Backend | None] = [None] * len(self._ids)
         self.retry_policy = retry_policy or retry.RetryPolicy(max_retries=max_retries)
         self.structured_retries = structured_retries  # re-asks for JSON that does not fit (prompted strategy)
+        for fallback in fallbacks:  # a fallback that names nothing is a mistake now, not when it is needed
+            registry.backend_class(registry.resolve(fallback))
         resolved = registry.resolve(model)
         cls = registry.backend_class(resolved)
         settings = {k: v for k, v in kwargs.items() if k in cls.settings}
@@ -145,6 +172,7 @@ class Client:
         """Raw continuation of a text (no chat template); n > 1 gives `texts`."""
         if not isinstance(prompt, str):
             raise InvalidOptionError("complete() takes a string prompt", hint="Use chat() for messages.")
+        check_text(prompt, "the prompt")
         return self._run("complete", prompt, options, lambda b, o: b.complete(prompt, o))
 
     def chat_batch(self, prompts: Iterable[str | Message | Iterable[Message | dict]], **options: Any) -> list[Response]:
@@ -160,6 +188,8 @@ class Client:
         prompts = list(prompts)
         if not all(isinstance(p, str) for p in prompts):
             raise InvalidOptionError("complete_batch() takes a list of strings", hint="Use chat_batch() for messages.")
+        for i, p in enumerate(prompts):
+            check_text(p, f"prompt #{i}")
         if not prompts:
             return []
         return self._run_batch("complete_batch", prompts, options, lambda b, o: b.complete_batch(prompts, o))
@@ -220,6 +250,8 @@ class Client:
         """Tokens in a text or a conversation, with the model's own tokenizer where known."""
         if not isinstance(content, str):
             content = to_messages(content)
+        else:
+            check_text(content, "the text")
         return self.backend.count_tokens(content)
 
     def logprobs(self, text: str, *, context: str | None = None) -> Logprobs:
@@ -232,6 +264,54 @@ class Client:
         if context:
             return self.backend.logprobs(text, context=context)
         return self.backend.logprobs(text)
+
+    # --- distributions: what a compressor needs (local backends) -------------------
+
+    def tokenize(self, text: str) -> list[int]:
+        """The model's token ids for `text` (no special tokens added), capability
+        `distributions`. `detokenize(tokenize(text)) == text` for most texts, not all
+        (a tokenizer may normalise): check when it matters, as llmkit.compress does."""
+        self._require(self.backend, "distributions")
+        if not isinstance(text, str):
+            raise InvalidOptionError("tokenize() takes a string", hint="Decode bytes first (text.decode()).")
+        return self.backend.tokenize(text)
+
+    def detokenize(self, ids: Iterable[int]) -> str:
+        """The text of token ids, special tokens spelled out, nothing cleaned up; bytes
+        that are not whole UTF-8 characters become U+FFFD."""
+        self._require(self.backend, "distributions")
+        return self.backend.detokenize([int(i) for i in ids])
+
+    def token_stepper(self, batch_size: int = 1, *, threads: int | None = None) -> TokenStepper:
+        """Full next-token distributions of `batch_size` sequences, fed one token per
+        row per step (llmkit.TokenStepper): `step()` first, then
+        `step(tokens)`, each giving a (batch_size, vocab) float32 numpy array of
+        log-probabilities. The numbers depend on the batch size and the thread count
+        (`threads`, default torch's current one; used for every step), which
+        `stepper.settings` records with the dtype and device: replaying the same steps
+        with the same settings gives bit-identical arrays, which is what an arithmetic
+        coder's decoder needs."""
+        self._require(self.backend, "distributions")
+        for name, value in (("batch_size", batch_size), ("threads", threads)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise InvalidOptionError(f"{name}={value!r} is invalid: it must be an int >= 1")
+        return self.backend.token_stepper(batch_size, threads)
+
+    def next_token_logprobs(self, sequences: Iterable[Sequence[int]]) -> numpy.ndarray:
+        """Full distributions for whole token sequences at once: a (rows, longest, vocab)
+        float32 numpy array whose [i, t] is the log-distribution of sequences[i][t] given
+        the model's start token and sequences[i][:t]; NaN past a row's end. One forward
+        pass per window: fast for measuring, but only equal to `token_stepper`'s numbers
+        up to float rounding, so code (compress) with the stepper."""
+        self._require(self.backend, "distributions")
+        return self.backend.next_token_logprobs([[int(t) for t in s] for s in sequences])
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Short hex digests of the model's weights and tokenizer ({"weights",
+        "tokenizer"}: the same model gives the same ones wherever it is loaded from) and
+        its size as loaded ({"parameters", "bytes"})."""
+        self._require(self.backend, "distributions")
+        return self.backend.fingerprint()
 
     def embed(self, texts: str | Iterable[str], **options: Any) -> Embeddings:
         """Embedding vectors of one text or several, in order.
@@ -328,9 +408,13 @@ class Client:
         is nothing left to try, or returns the delay before a retry (None: next model).
         """
         errors: list[LLMKitError] = []
+        clock = _Clock()  # `timeout` bounds the whole call: every retry and fallback within it
         for i, backend, opts in self._candidates(kind, payload, options, errors):
-            attempt = _Attempt(self, i, backend, opts, errors, last=kind == "embed")
+            clock.start(backend.time_limit(opts, kind))
+            attempt = _Attempt(self, i, backend, opts, errors, last=kind == "embed", clock=clock)
             while True:
+                if "timeout" in _allowed(backend, kind):
+                    clock.lend(attempt.opts)
                 yield attempt
                 if not attempt.retry_next:
                     break
@@ -341,9 +425,17 @@ class Client:
         self, exc: LLMKitError, i: int, errors: list[LLMKitError], setup: bool = False, last: bool = False
     ) -> None:
         errors.append(exc)
+        if setup:
+            _SETUP_FAILURES.add(exc)
         last = last or i == len(self._ids) - 1
         movable = setup or exc.retryable or isinstance(exc, ContextLengthError)
         if last or not movable:
+            answered = [e for e in errors if e not in _SETUP_FAILURES]
+            if setup and answered and isinstance(exc, ConfigurationError):  # a fallback that could not start: the
+                # real failure came before it (a blocked request is the caller's to hear of, as it is)
+                shown = answered[-1]
+                shown.hint = f"{shown.hint} (Fallback {self._ids[i]} could not be used either: {exc.message})".strip()
+                exc = shown
             if len(errors) > 1:
                 exc.tried = self._ids[: i + 1]
             raise exc
@@ -424,14 +516,15 @@ class Client:
 class _Attempt:
     """One try of a request on one backend; `failed` decides what comes next."""
 
-    __slots__ = ("client", "index", "backend", "opts", "errors", "number", "retry_next", "last")
+    __slots__ = ("client", "index", "backend", "opts", "errors", "number", "retry_next", "last", "clock")
 
     def __init__(self, client: Client, index: int, backend: Backend, opts: dict, errors: list[LLMKitError],
-                 last: bool = False) -> None:  # fmt: skip
+                 last: bool = False, clock: _Clock | None = None) -> None:  # fmt: skip
         self.client, self.index, self.backend, self.opts, self.errors = client, index, backend, opts, errors
         self.last = last  # no model after this one, whatever the fallbacks
         self.number = 0  # retries so far on this backend
         self.retry_next = False
+        self.clock = clock or _Clock()
 
     def failed(self, exc: LLMKitError) -> float | None:
         """Retry (returns the backoff delay), fall back (returns None) or raise."""
@@ -440,11 +533,42 @@ class _Attempt:
         self.retry_next = policy.should_retry(exc, self.number)
         if self.retry_next:
             delay = policy.delay(exc, self.number)
-            log.info("%s: %s, retry %d in %.2fs", self.backend.model_id, type(exc).__name__, self.number + 1, delay)
-            return delay
-        self.client._give_up_or_fall_back(exc, self.index, self.errors, last=self.last)
+            left = self.clock.left()
+            if left is None or delay < left:
+                log.info("%s: %s, retry %d in %.2fs", self.backend.model_id, type(exc).__name__, self.number + 1, delay)
+                return delay
+            self.retry_next = False  # the call's deadline would pass while waiting
+        out_of_time = self.clock.left() is not None and self.clock.left() <= 0  # type: ignore[operator]
+        self.client._give_up_or_fall_back(exc, self.index, self.errors, last=self.last or out_of_time)
         return None
 
+
+class _Clock:
+    """One call's deadline, from the first backend's time limit (its `timeout`)."""
+
+    __slots__ = ("at", "started")
+
+    def __init__(self) -> None:
+        self.at: float | None = None
+        self.started = False
+
+    def start(self, limit: float | None) -> None:
+        if not self.started:
+            self.started = True
+            self.at = None if limit is None or math.isinf(limit) else time.monotonic() + limit
+
+    def left(self) -> float | None:
+        return None if self.at is None else self.at - time.monotonic()
+
+    def lend(self, opts: dict) -> None:
+        """This try gets what is left of the call's time as its `timeout`."""
+        left = self.left()
+        if left is not None:
+            opts["timeout"] = max(left, 0.001)
+
+
+# errors from setting a fallback up (not from a request it answered), weakly held
+_SETUP_FAILURES: weakref.WeakSet[LLMKitError] = weakref.WeakSet()
 
 _blocked = False  # set by llmkit.testing.block_model_requests()
 
@@ -468,8 +592,21 @@ def _allowed(backend: Backend, kind: str) -> frozenset[str]:
     return backend.embed_options if kind == "embed" else backend.options
 
 
+def _fallback_ids(fallbacks: str | Sequence[str] | None) -> list[str]:
+    """One id or several: a lone string is one fallback, not one per character."""
+    if fallbacks is None:
+        return []
+    ids = [fallbacks] if isinstance(fallbacks, str) else list(fallbacks)
+    if not all(isinstance(f, str) and f.strip() for f in ids):
+        raise InvalidOptionError(f"fallbacks={fallbacks!r} is invalid: it must be a model id or a list of them",
+                                 hint='e.g. fallbacks=["openai:gpt-4o-mini", "mini"]')  # fmt: skip
+    return ids
+
+
 def _texts(texts: str | Iterable[str]) -> list[str]:
     batch = [texts] if isinstance(texts, str) else list(texts)
     if not all(isinstance(t, str) for t in batch):
         raise InvalidOptionError("embed() takes a string or a list of strings")
+    for i, text in enumerate(batch):
+        check_text(text, f"text #{i}")
     return batch

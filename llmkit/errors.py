@@ -52,16 +52,22 @@ __all__ = [
     "ToolArgumentsError",
     "ModelRequestBlockedError",
     "FormatUnsupportedError",
+    "TaskError",
+    "CompressedFileError",
     "redact",
     "redact_url",
 ]
 
 # Things that look like secrets: OpenAI-style keys, bearer tokens, generic sk-/key- ids.
+# A candidate is scrubbed only when its tail looks random (see _looks_random), so that
+# ordinary names such as api_reference_notes.md or key_results stay readable.
 _SECRET_PATTERNS = [
-    re.compile(r"\b(sk|rk|pk|key|api|hf)[-_][A-Za-z0-9_\-]{8,}"),
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9_\-.=]{8,}"),
+    re.compile(r"\b(sk|rk|pk|key|api|hf)[-_]([A-Za-z0-9_\-]{8,})"),
+    re.compile(r"(?i)(bearer\s+)([A-Za-z0-9_\-.=]{8,})"),
 ]
 _known_secrets: set[str] = set()
+# header names whose values are credentials even when short
+_CREDENTIAL_NAME = re.compile(r"(?i)auth|key|token|secret|passw|cookie|session|credential|signature")
 
 
 def remember_secret(secret: str | None) -> None:
@@ -70,14 +76,44 @@ def remember_secret(secret: str | None) -> None:
         _known_secrets.add(secret)
 
 
+def remember_header(name: str, value: object) -> None:
+    """Every header value llmkit sends is scrubbed wherever it comes back (a server or
+    proxy echoing the request): long values always, short ones under a credential-like
+    name, so that values like "true" or "v2" stay readable in errors."""
+    if not isinstance(value, str) or not (len(value) >= 8 or _CREDENTIAL_NAME.search(name)):
+        return
+    remember_secret(value)
+    scheme, _, token = value.partition(" ")
+    if token and scheme.isalpha():  # "Bearer X", "Basic X": a server may echo the token alone
+        remember_secret(token.strip())
+
+
+def _looks_random(tail: str, strict: bool) -> bool:
+    """A key's tail has a long run of letters and digits; under the generic prefixes
+    (key-, api-, hf_) that run must also hold a digit or mixed case."""
+    runs = [run for run in re.split(r"[-_.=]", tail) if len(run) >= 12]
+    if not strict:
+        return bool(runs)
+    return any(any(c.isdigit() for c in run) or (run.lower() != run and run.upper() != run) for run in runs)
+
+
+def _redact_key(m: re.Match[str]) -> str:
+    return m.group(1) + "-***" if _looks_random(m.group(2), strict=m.group(1) in ("key", "api", "hf")) else m.group(0)
+
+
+def _redact_bearer(m: re.Match[str]) -> str:
+    token = m.group(2)
+    return m.group(1) + "***" if not (token.isalpha() and token.islower()) else m.group(0)
+
+
 def redact(text: str) -> str:
-    """Replace anything that looks like an API key with a placeholder."""
-    for secret in _known_secrets:
+    """Replace anything that looks like an API key, and every secret llmkit was given,
+    with a placeholder."""
+    for secret in sorted(_known_secrets.copy(), key=len, reverse=True):  # longest first: one may hold another
         if secret in text:
             text = text.replace(secret, "***")
-    text = _SECRET_PATTERNS[0].sub(lambda m: m.group(1) + "-***", text)
-    text = _SECRET_PATTERNS[1].sub(lambda m: m.group(1) + "***", text)
-    return text
+    text = _SECRET_PATTERNS[0].sub(_redact_key, text)
+    return _SECRET_PATTERNS[1].sub(_redact_bearer, text)
 
 
 def redact_url(url: str | None) -> str | None:
@@ -128,8 +164,8 @@ class LLMKitError(Exception):
         self.message = redact(message)
         self.hint = hint if hint is not None else self.default_hint
         self.status_code = status_code
-        self.code = code
-        self.request_id = request_id
+        self.code = redact(code) if code else code  # a server chooses these: they may echo a secret
+        self.request_id = redact(request_id) if request_id else request_id
         self.model = model
         self.tried: list[str] = []
         if retryable is not None:
@@ -218,6 +254,22 @@ class ModelRequestBlockedError(UsageError):
 
     default_hint = ('Use a scripted model in this test (llmkit.Client("mock", responses=...)), '
                     "or lift the block for it.")
+
+
+class TaskError(LLMKitError):
+    """A task (llmkit.tasks) could not produce a trustworthy result: the model's output
+    did not parse after a re-ask, the input was empty or binary, a check failed. In a
+    batch, the failed item's place in the result list holds this error (`item` is its
+    index) and `output` holds what the model said, when it said something."""
+
+    item: int | None = None
+    output: str | None = None
+
+
+class CompressedFileError(LLMKitError, ValueError):
+    """A compressed file (llmkit.compress) cannot be decoded: not an llmkit file, truncated
+    or corrupt, made with another model or settings (the message names what differs), or
+    decoded to something other than what was compressed."""
 
 
 class HistoryError(LLMKitError):

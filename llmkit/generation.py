@@ -1,6 +1,8 @@
 """What the local backends (`hf:` and `mini`) share, written once: the sampling
 parameters of a call, the result of one generated sample, stop strings, the windows a
-long text is scored in, and mean-pooled embeddings.
+long text is scored in, mean-pooled embeddings, and the next-token distributions of
+token sequences stepped one token at a time (CachedStepper: what llmkit.compress codes
+with) with a fingerprint of the weights they come from.
 
     >>> params = SamplingParams.from_options({"temperature": 0, "stop": "\\n\\n", "max_tokens": 20})
     >>> params.greedy, params.stop, params.n
@@ -22,6 +24,8 @@ serve the mock backend and tests as well.
 
 from __future__ import annotations
 
+import contextlib
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -31,6 +35,7 @@ from .options import validate
 from .types import StreamEvent, Usage
 
 if TYPE_CHECKING:
+    import numpy
     import torch
 
 __all__ = [
@@ -44,6 +49,10 @@ __all__ = [
     "fit_tokens",
     "pooled_embeddings",
     "stream_ending",
+    "CachedStepper",
+    "weights_digest",
+    "text_digest",
+    "fingerprint_of",
 ]
 
 DEFAULT_MAX_TOKENS = 256  # when a call sets no max_tokens: up to this, within what the window leaves
@@ -76,6 +85,9 @@ class SamplingParams:
         merged = {**{k: v for k, v in (defaults or {}).items() if k in SAMPLING_DEFAULT_KEYS}, **options}
         opts = validate(merged, SAMPLING_OPTIONS, where)
         stop = opts.pop("stop", ())
+        for name in ("temperature", "top_p", "repetition_penalty"):  # `-o temperature 2` is an int: engines want floats
+            if name in opts:
+                opts[name] = float(opts[name])
         return cls(stop=(stop,) if isinstance(stop, str) else tuple(stop), **opts)
 
     @property
@@ -226,3 +238,124 @@ def stream_ending(reasons: Sequence[str], n: int, prompt_tokens: int, completion
     for index in range(n):
         yield StreamEvent(finish_reason=reasons[index % len(reasons)], index=index)
     yield StreamEvent(usage=Usage(prompt_tokens, completion_tokens))
+
+
+class CachedStepper:
+    """The local backends' llmkit.types.TokenStepper: next-token distributions of
+    `batch_size` token sequences, one position at a time (`Client.token_stepper`,
+    capability `distributions`):
+
+        stepper = client.token_stepper(batch_size=2)
+        logp = stepper.step()            # (2, vocab) float32 log-probs of each row's first token
+        logp = stepper.step([17, 42])    # feed one token per row: the distributions of the next
+
+    The first step conditions every row on the model's start token (BOS, else EOS, as
+    `Client.logprobs` does; with neither it is uniform). Each step runs the model on the
+    new tokens only (a KV cache), so a row of T tokens costs T small forward passes,
+    and the rows go together as one batch. The numbers depend on the batch size, the
+    thread count, the dtype and the device (`settings` says which were used): an
+    entropy coder's decoder must replay exactly the same steps to see bit-identical
+    distributions. A row may be fed any token once its sequence is over (its rows are
+    simply not read); rows never see one another.
+    """
+
+    def __init__(self, forward: Callable[[torch.Tensor], torch.Tensor], *, batch_size: int, vocab_size: int,
+                 start: int | None, max_positions: int | None, settings: Mapping[str, Any],
+                 lock: Any = None) -> None:  # fmt: skip
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InvalidOptionError(f"batch_size={batch_size!r} is invalid: it must be an int >= 1")
+        self._forward = forward  # (B, 1) token ids -> (B, vocab) logits; keeps its own cache
+        self.batch_size = batch_size
+        self.vocab_size = vocab_size
+        self.start = start
+        self.max_positions = max_positions  # the model's window: tokens it can be fed, start token included
+        self.settings = dict(settings)  # batch_size, threads, dtype, device: what the numbers depend on
+        self.position = 0  # tokens fed so far, the start token included
+        self._lock = lock
+        self._started = False
+
+    @property
+    def max_tokens(self) -> int | None:
+        """How many tokens of a row can be given distributions (None: no limit known)."""
+        if self.max_positions is None:
+            return None
+        return self.max_positions + (1 if self.start is None else 0)
+
+    def step(self, tokens: Sequence[int] | None = None) -> numpy.ndarray:
+        """(batch_size, vocab_size) float32 natural-log probabilities of each row's next
+        token: call it first without tokens, then with the token each row continues with."""
+        import torch
+
+        if self._forward is _closed:
+            _closed(None)
+        if not self._started:
+            if tokens is not None:
+                raise InvalidOptionError("the first step() takes no tokens: it gives the first token's distribution")
+            self._started = True
+            if self.start is None:  # nothing to condition on: uniform
+                return torch.full((self.batch_size, self.vocab_size), -math.log(self.vocab_size)).numpy()
+            ids = [self.start] * self.batch_size
+        else:
+            if tokens is None or len(tokens) != self.batch_size:
+                raise InvalidOptionError(f"step() takes one token per row ({self.batch_size})")
+            ids = [int(t) for t in tokens]
+        if self.max_positions is not None and self.position >= self.max_positions:
+            raise ContextLengthError(f"a row would exceed the {self.max_positions} positions the model attends to",
+                                     hint="Score shorter sequences (cut long texts into chunks).")  # fmt: skip
+        x = torch.tensor(ids, dtype=torch.long).unsqueeze(1)
+        threads, previous = self.settings.get("threads"), torch.get_num_threads()
+        if threads and threads != previous:  # the count the numbers were made with, whoever changed it since
+            torch.set_num_threads(threads)
+        try:
+            with self._lock or contextlib.nullcontext(), torch.inference_mode():
+                logits = self._forward(x)
+                out = torch.log_softmax(logits.float(), dim=-1).cpu().numpy()
+        finally:
+            if threads and threads != previous:
+                torch.set_num_threads(previous)
+        self.position += 1
+        return out
+
+    def close(self) -> None:
+        """Drop the cache (the stepper cannot be used after this)."""
+        self._forward = _closed
+
+    def __enter__(self) -> CachedStepper:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _closed(x: torch.Tensor | None) -> torch.Tensor:
+    raise InvalidOptionError("this TokenStepper is closed")
+
+
+def weights_digest(module: Any) -> str:
+    """A short hex digest of a torch module's parameters and buffers (names, dtypes,
+    shapes and bytes): what a compressed file records to recognise its model."""
+    import hashlib
+
+    import torch
+
+    h = hashlib.blake2b(digest_size=8)
+    for name, tensor in sorted(module.state_dict().items()):
+        t = tensor.detach().to("cpu").contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def fingerprint_of(module: Any, tokenizer_text: str) -> dict[str, Any]:
+    """{"weights", "tokenizer"}: digests (what a compressed file checks), and
+    {"parameters", "bytes"}: the model's size as loaded (tied weights counted once)."""
+    params = list(module.parameters())  # each shared parameter once
+    return {"weights": weights_digest(module), "tokenizer": text_digest(tokenizer_text),
+            "parameters": sum(p.numel() for p in params), "bytes": sum(p.numel() * p.element_size() for p in params)}
+
+
+def text_digest(text: str) -> str:
+    """A short hex digest of a text (a tokenizer's serialised form)."""
+    import hashlib
+
+    return hashlib.blake2b(text.encode("utf-8", errors="surrogatepass"), digest_size=8).hexdigest()

@@ -85,7 +85,9 @@ END;
 """
 
 # Option names that must never reach the file, whatever a caller passes.
-_SECRET_NAME = re.compile(r"(?i)(api_?key|secret|password|passwd|authori[sz]ation|headers|credential|bearer|cookie)")
+_SECRET_NAME = re.compile(r"(?i)(api_?key|secret|password|passwd|authori[sz]ation|headers|credential|bearer|cookie"
+                          r"|(^|[_-])token$)")  # "access_token", not "max_tokens"
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def db_path() -> Path:
@@ -95,17 +97,33 @@ def db_path() -> Path:
 
 
 def safe_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The options worth keeping: JSON-able values, nothing that looks like a secret."""
+    """The options worth keeping: JSON-able values, nothing that looks like a secret, at
+    any depth (`extra_body={"api_key": ...}` loses its api_key)."""
     out: dict[str, Any] = {}
     for name, value in (options or {}).items():
-        if _SECRET_NAME.search(name):
+        if _SECRET_NAME.search(str(name)):
             continue
+        value = _without_secrets(value)
         try:
-            json.dumps(value)
+            json.dumps(value, allow_nan=False)
         except (TypeError, ValueError):  # tools (functions), pydantic classes: keep a name
             value = getattr(value, "__name__", type(value).__name__)
-        out[name] = value
+        out[str(name)] = value
     return out
+
+
+def _without_secrets(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _without_secrets(v) for k, v in value.items() if not _SECRET_NAME.search(str(k))}
+    if isinstance(value, (list, tuple)):
+        return [_without_secrets(v) for v in value]
+    return value
+
+
+def _storable(text: str) -> str:
+    """Text SQLite can store: a lone surrogate (undecodable input read with
+    surrogateescape) cannot be encoded as UTF-8, so it becomes U+FFFD."""
+    return text if text.isascii() else _SURROGATES.sub("\ufffd", text)
 
 
 def _now() -> str:
@@ -143,11 +161,29 @@ def _reads(method: Callable[..., T]) -> Callable[..., T]:
 class History:
     """The SQLite history file. Cheap to open; safe to share between processes."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, readonly: bool = False) -> None:
+        """`readonly`: open an existing file only to read it (`llmkit logs` on a history
+        the user cannot write); nothing is created or changed."""
         self.path = Path(path) if path is not None else db_path()
-        self._db = self._connect()
+        self._db = self._connect_readonly() if readonly else self._connect()
 
     # --- set-up --------------------------------------------------------------------
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        from urllib.parse import quote
+
+        uri = "file:" + quote(str(self.path.resolve()))
+        last: sqlite3.DatabaseError | None = None
+        for flags in ("?mode=ro", "?mode=ro&immutable=1"):  # a WAL file without -shm needs immutable
+            try:
+                db = sqlite3.connect(uri + flags, uri=True, isolation_level=None, timeout=10.0, check_same_thread=False)
+                db.row_factory = sqlite3.Row
+                db.execute("SELECT 1 FROM conversations LIMIT 1").fetchall()
+                return db
+            except sqlite3.DatabaseError as exc:
+                last = exc
+        raise ConfigurationError(f"cannot read the history file {self.path}: {last}",
+                                 hint="Check the file's permissions, or move it away.")  # fmt: skip
 
     def _connect(self) -> sqlite3.Connection:
         path = self.path
@@ -177,9 +213,10 @@ class History:
                     if db.in_transaction:
                         db.execute("ROLLBACK")
                     raise
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, OSError) as exc:  # damaged, read-only, a directory, no space...
+            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             raise ConfigurationError(
-                f"cannot open the history file {path}: {exc}",
+                f"cannot open the history file {path}: {detail}",
                 hint="Check the file's permissions, or move it away to start a new history.",
             ) from None
         return db
@@ -215,12 +252,12 @@ class History:
                 db.execute(
                     "INSERT INTO conversations (id, model, system, source, created_at, updated_at)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
-                    (cid, model, system, source, now, now),
+                    (cid, model, system and _storable(system), source, now, now),
                 )
             else:
                 db.execute(
                     "UPDATE conversations SET model = ?, system = ?, updated_at = ? WHERE id = ?",
-                    (model, system, now, cid),
+                    (model, system and _storable(system), now, cid),
                 )
             if replace_turn is not None:
                 db.execute("DELETE FROM messages WHERE conversation_id = ? AND turn = ?", (cid, replace_turn))
@@ -230,7 +267,7 @@ class History:
                 number = (row[0] or 0) + 1
             db.execute(
                 "INSERT INTO messages (conversation_id, turn, role, content, created_at) VALUES (?, ?, 'user', ?, ?)",
-                (cid, number, turn.user.text, turn.created_at or now),
+                (cid, number, _storable(turn.user.text), turn.created_at or now),
             )
             if turn.reply is not None:
                 u = turn.usage
@@ -238,7 +275,7 @@ class History:
                     "INSERT INTO messages (conversation_id, turn, role, content, model, options, input_tokens,"
                     " output_tokens, cost, duration_ms, first_token_ms, finish_reason, interrupted, created_at)"
                     " VALUES (?, ?, 'assistant', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (cid, number, turn.reply.text, model, json.dumps(safe_options(turn.options)),
+                    (cid, number, _storable(turn.reply.text), model, json.dumps(safe_options(turn.options)),
                      u.input_tokens, u.output_tokens, u.cost, round(turn.duration * 1000),
                      None if turn.first_token is None else round(turn.first_token * 1000),
                      turn.finish_reason, int(turn.interrupted), now),

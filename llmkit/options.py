@@ -7,6 +7,7 @@ ill-typed option with a message that names the allowed ones (and the closest mat
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -17,17 +18,20 @@ __all__ = ["CATALOGUE", "COMMON", "validate", "suggest", "stop_list"]
 Check = Callable[[Any], bool]
 
 
-def _number(lo: float | None = None, hi: float | None = None, *, above: float | None = None) -> Check:
+def _number(lo: float | None = None, hi: float | None = None, *, above: float | None = None,
+            infinite: bool = False) -> Check:  # fmt: skip
     def check(v: Any) -> bool:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return False
+        if not math.isfinite(v) and not (infinite and v == math.inf):  # NaN passes no comparison; inf is no number
             return False
         return (lo is None or v >= lo) and (hi is None or v <= hi) and (above is None or v > above)
 
     return check
 
 
-def _int(lo: int | None = None) -> Check:
-    return lambda v: isinstance(v, int) and not isinstance(v, bool) and (lo is None or v >= lo)
+def _int(lo: int | None = None, hi: int | None = None) -> Check:
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and (lo is None or v >= lo) and (hi is None or v <= hi)
 
 
 def _stop(v: Any) -> bool:
@@ -40,7 +44,8 @@ def _is(*types: type) -> Check:
 
 
 def _response_format(v: Any) -> bool:
-    return v == "json" or isinstance(v, Mapping) or hasattr(v, "model_json_schema")
+    # a pydantic model *class*: an instance has the same methods but names no schema of its own
+    return v == "json" or isinstance(v, Mapping) or (isinstance(v, type) and hasattr(v, "model_json_schema"))
 
 
 def _tools(v: Any) -> bool:
@@ -54,7 +59,7 @@ CATALOGUE: dict[str, tuple[Check, str]] = {
     "top_p": (_number(hi=1, above=0), "a number in (0, 1] (1 = off; for greedy use temperature=0)"),
     "top_k": (_int(1), "an int >= 1"),
     "stop": (_stop, "a non-empty string or a list of non-empty strings"),
-    "seed": (_int(), "an int"),
+    "seed": (_int(0, 2**63 - 1), "an int from 0 to 2**63 - 1"),
     "n": (_int(1), "an int >= 1"),
     "tools": (_tools, "a list of functions or OpenAI tool dicts"),
     "tool_choice": (_is(str, Mapping), "'auto', 'none', 'required', a tool name, or a dict"),
@@ -66,7 +71,7 @@ CATALOGUE: dict[str, tuple[Check, str]] = {
     "logit_bias": (_is(Mapping), "a dict of token id -> bias"),
     "user": (_is(str), "a string"),
     "suffix": (_is(str), "a string (text after the insertion point)"),
-    "timeout": (_number(above=0), "a number of seconds > 0"),
+    "timeout": (_number(above=0, infinite=True), "a number of seconds > 0 (a total limit; inf: none)"),
     "reasoning_effort": (_is(str), "'minimal', 'low', 'medium' or 'high'"),
     "extra_body": (_is(Mapping), "a dict merged into the request body"),
     "extra_headers": (_is(Mapping), "a dict of HTTP headers"),

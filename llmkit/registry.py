@@ -160,8 +160,7 @@ def resolve(model_id: str) -> Resolved:
     provider, _, model = model_id.partition(":")
     provider = provider.strip()
     if provider in cfg.providers:
-        spec = dict(cfg.providers[provider])
-        spec.pop("kind")
+        spec = _config.provider_settings(provider, cfg.providers[provider])
         path, extra = BUILTIN["openai"]
         return Resolved(provider, model, path, extra, spec)
     if provider in BUILTIN:

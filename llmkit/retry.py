@@ -8,6 +8,7 @@ tests can patch them.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -33,13 +34,22 @@ class RetryPolicy:
             return False
         if not error.retryable:
             return False
-        retry_after = getattr(error, "retry_after", None)
+        retry_after = _wait(error)
         return retry_after is None or retry_after <= self.max_retry_after
 
     def delay(self, error: BaseException, attempt: int) -> float:
-        retry_after = getattr(error, "retry_after", None)
-        if retry_after is not None and retry_after >= 0:
-            return float(retry_after)
+        retry_after = _wait(error)
+        if retry_after is not None:
+            return retry_after
         # "full jitter" backoff: spreads retries of many clients apart
         ceiling = min(self.max_delay, self.base_delay * (2**attempt))
         return random.uniform(ceiling / 2, ceiling)
+
+
+def _wait(error: BaseException) -> float | None:
+    """The server's Retry-After in seconds; None when it gave none, or none that is a
+    wait (negative, NaN, infinite): then backoff applies."""
+    value = getattr(error, "retry_after", None)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        return None
+    return float(value)

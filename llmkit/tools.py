@@ -195,10 +195,11 @@ def _from_function(fn: Callable[..., Any], *, name: str | None = None, descripti
                    requires_approval: bool = False) -> Tool:  # fmt: skip
     import pydantic
 
-    tool_name = name or getattr(fn, "__name__", None) or type(fn).__name__
+    inner = _described(fn)
+    tool_name = name or getattr(inner, "__name__", None) or type(inner).__name__
     signature = inspect.signature(fn)
     try:  # resolves string annotations (`from __future__ import annotations`) in fn's module
-        hints = typing.get_type_hints(fn, include_extras=True)
+        hints = typing.get_type_hints(inner if inspect.isroutine(inner) else type(inner).__call__, include_extras=True)
     except Exception:
         hints = {}
     fields: dict[str, Any] = {}
@@ -217,8 +218,18 @@ def _from_function(fn: Callable[..., Any], *, name: str | None = None, descripti
             hint="Give its parameters JSON-friendly type hints (str, int, float, bool, list, dict, Literal, pydantic models).",
         ) from None
     parameters.pop("title", None)
-    text = description if description is not None else (inspect.getdoc(fn) or "")
+    text = description if description is not None else (inspect.getdoc(inner) or "")
     return Tool(tool_name, text, parameters, fn, requires_approval, model)
+
+
+def _described(fn: Callable[..., Any]) -> Any:
+    """What names and documents a callable: the function inside a functools.partial (not
+    partial's own docstring), else the callable itself (a function or an object)."""
+    import functools
+
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return fn
 
 
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.S)

@@ -7,9 +7,13 @@ to and from the OpenAI wire shape, which is the lingua franca of chat models.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    import numpy
 
 from .errors import InvalidOptionError, MalformedResponseError
 
@@ -25,6 +29,7 @@ __all__ = [
     "Logprobs",
     "TokenLogprob",
     "TokenCount",
+    "TokenStepper",
     "system",
     "user",
     "assistant",
@@ -74,11 +79,23 @@ class ToolCall:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ToolCall:
-        fn = data.get("function") or {}
+        if not isinstance(data, Mapping):
+            raise _bad_message(f"a tool call is {_shown(data)}, not an object")
+        fn = data.get("function")
+        if not isinstance(fn, Mapping) or not isinstance(fn.get("name"), str) or not fn["name"]:
+            raise _bad_message(f"tool call {_shown(dict(data))} has no function name")
         arguments = fn.get("arguments", "{}")
-        if not isinstance(arguments, str):  # some servers send an object, not a string
-            arguments = json.dumps(arguments)
-        return cls(id=data.get("id") or "", name=fn.get("name") or "", arguments=arguments)
+        if arguments is None:
+            arguments = "{}"
+        elif not isinstance(arguments, str):  # some servers send an object, not a string
+            try:
+                arguments = json.dumps(arguments)
+            except (TypeError, ValueError):
+                raise _bad_message(f"tool call {fn['name']!r} has arguments that are not JSON") from None
+        call_id = data.get("id")
+        if call_id is not None and not isinstance(call_id, str):
+            raise _bad_message(f"tool call {fn['name']!r} has an id that is not text: {_shown(call_id)}")
+        return cls(id=call_id or "", name=fn["name"], arguments=arguments)
 
 
 @dataclass(slots=True)
@@ -92,10 +109,25 @@ class Message:
     tool_call_id: str | None = None
 
     def __post_init__(self) -> None:
-        if self.role not in ROLES:
+        if not isinstance(self.role, str) or self.role not in ROLES:
             raise InvalidOptionError(
-                f"unknown message role {self.role!r}", hint=f"Use one of: {', '.join(ROLES)}."
+                f"unknown message role {_shown(self.role)}", hint=f"Use one of: {', '.join(ROLES)}."
             )
+        _check_content(self.role, self.content)
+        for what in ("name", "tool_call_id"):
+            value = getattr(self, what)
+            if value is not None and not isinstance(value, str):
+                raise _bad_message(f"a {self.role} message's {what} is {_shown(value)}, not text")
+            if value:
+                check_text(value, f"a {self.role} message's {what}")
+        if not isinstance(self.tool_calls, list) or not all(isinstance(c, ToolCall) for c in self.tool_calls):
+            raise _bad_message(f"a {self.role} message's tool_calls is {_shown(self.tool_calls)}, not a list of tool calls")
+        for call in self.tool_calls:
+            for what in ("id", "name", "arguments"):
+                value = getattr(call, what)
+                if not isinstance(value, str):
+                    raise _bad_message(f"a tool call's {what} is {_shown(value)}, not text")
+                check_text(value, f"a tool call's {what}")
 
     @property
     def text(self) -> str:
@@ -125,13 +157,63 @@ class Message:
                 f"message {dict(data)!r} has no 'role'",
                 hint="Messages are llmkit.user(...)/system(...) or dicts like {'role': 'user', 'content': '...'}.",
             )
+        calls = data.get("tool_calls") or []
+        if not isinstance(calls, (list, tuple)):
+            raise _bad_message(f"a message's tool_calls is {_shown(calls)}, not a list")
         return cls(
             role=data["role"],
             content=data.get("content", ""),
             name=data.get("name"),
-            tool_calls=[ToolCall.from_dict(tc) for tc in data.get("tool_calls") or []],
+            tool_calls=[ToolCall.from_dict(tc) for tc in calls],
             tool_call_id=data.get("tool_call_id"),
         )
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_MESSAGE_HINT = ("Messages are llmkit.user(...)/system(...)/assistant(...) or OpenAI-shaped dicts: "
+                 "{'role': 'user', 'content': 'text or a list of content parts'}.")  # fmt: skip
+
+
+def _bad_message(problem: str) -> InvalidOptionError:
+    return InvalidOptionError(problem, hint=_MESSAGE_HINT)
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_text(text: str, what: str) -> None:
+    """Text must be valid Unicode: a lone surrogate (from bytes decoded with
+    surrogateescape, or a cut UTF-16 pair) cannot be encoded for a tokenizer or a server."""
+    if not text.isascii():
+        found = _SURROGATE.search(text)
+        if found:
+            raise InvalidOptionError(
+                f"{what} holds a lone surrogate (U+{ord(found.group()):04X}) at character {found.start()}: "
+                "it is not valid Unicode text",
+                hint="Decode input with errors='replace' (or fix its encoding) before sending it.",
+            )
+
+
+def _check_content(role: str, content: object) -> None:
+    if content is None:
+        return
+    if isinstance(content, str):
+        check_text(content, f"a {role} message")
+        return
+    if not isinstance(content, list):
+        hint = " (decode bytes first)" if isinstance(content, (bytes, bytearray)) else ""
+        raise _bad_message(f"a {role} message's content is {_shown(content)}: it must be text, None or a list "
+                           f"of content parts{hint}")  # fmt: skip
+    for part in content:
+        if not isinstance(part, Mapping) or not isinstance(part.get("type"), str):
+            raise _bad_message(f"a {role} message's content part {_shown(part)} is not a "
+                               "{'type': ..., ...} object")  # fmt: skip
+        if part["type"] == "text":
+            if not isinstance(part.get("text"), str):
+                raise _bad_message(f"a {role} message's text part {_shown(part)} has no text")
+            check_text(part["text"], f"a {role} message")
 
 
 def system(content: str) -> Message:
@@ -159,6 +241,13 @@ def to_messages(prompt: str | Message | Mapping | Iterable[Message | Mapping]) -
         return [prompt]
     if isinstance(prompt, Mapping):
         return [Message.from_dict(prompt)]
+    if isinstance(prompt, (bytes, bytearray, memoryview)):
+        raise InvalidOptionError("the prompt is bytes, not text", hint="Decode it first, e.g. prompt.decode('utf-8').")
+    if prompt is None or not isinstance(prompt, Iterable):
+        raise InvalidOptionError(
+            f"cannot use {_shown(prompt)} as a prompt",
+            hint="Pass a string, a message, or a list of messages such as [llmkit.user('Hi')].",
+        )
     messages = [m if isinstance(m, Message) else _message_from(m) for m in prompt]
     if not messages:
         raise InvalidOptionError(
@@ -172,7 +261,7 @@ def _message_from(item: object) -> Message:
     if isinstance(item, Mapping):
         return Message.from_dict(item)
     raise InvalidOptionError(
-        f"cannot use {type(item).__name__} as a message",
+        f"cannot use {type(item).__name__} {_shown(item)} as a message",
         hint="Use llmkit.user('...'), llmkit.system('...') or an OpenAI-shaped dict.",
     )
 
@@ -232,7 +321,7 @@ class Response:
         `response_format`."""
         fmt = self.response_format
         if fmt is not None and hasattr(fmt, "model_validate_json"):
-            return fmt.model_validate_json(self.text)
+            return _validated(fmt, self.text)
         try:
             return json.loads(self.text)
         except json.JSONDecodeError as exc:
@@ -241,6 +330,23 @@ class Response:
                 hint="Pass response_format= so the backend constrains the output, or parse r.text yourself.",
                 retryable=False,
             ) from None
+
+
+def _validated(model: Any, text: str) -> Any:
+    """The text as an instance of a pydantic model; what does not fit is an llmkit error."""
+    import pydantic
+
+    try:
+        return model.model_validate_json(text)
+    except pydantic.ValidationError as exc:
+        found = [f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors()]
+        error = MalformedResponseError(
+            f"the answer does not fit {getattr(model, '__name__', 'the response format')}: " + "; ".join(found[:5]),
+            hint="Ask again (structured output is checked and re-asked by chat()), or read r.text yourself.",
+            retryable=False,
+        )
+        error.problems = found  # type: ignore[attr-defined]
+        raise error from None
 
 
 @dataclass(slots=True)
@@ -279,6 +385,11 @@ class Capabilities:
     fill_in_the_middle: bool = False
     embeddings: bool = False
     multiple_samples: bool = False  # n > 1
+    batching: bool = False  # chat_batch/complete_batch generate several prompts together
+    in_process: bool = False  # the model runs in this process (local backends): no concurrency gains
+    # tokenize/detokenize, full next-token distributions (token_stepper, next_token_logprobs)
+    # and a fingerprint of the weights: what llmkit.compress needs (local backends)
+    distributions: bool = False
 
     def names(self) -> list[str]:
         return [f.name for f in fields(self) if getattr(self, f.name)]
@@ -367,3 +478,24 @@ class TokenCount(int):
         return int.__repr__(self)
 
     __format__ = int.__format__
+
+
+class TokenStepper(Protocol):
+    """Full next-token distributions of a batch of token sequences, one token per row per
+    step (`Client.token_stepper`, capability `distributions`): `step()` first, then
+    `step(tokens)` with one token per row; each returns a (batch_size, vocab_size)
+    float32 numpy array of natural-log probabilities. `settings` records what the
+    numbers depend on (batch_size, threads, dtype, device): the same steps with the same
+    settings give bit-identical arrays. `max_tokens` is how many tokens a row can be
+    given distributions for (the model's window), None when unknown."""
+
+    batch_size: int
+    vocab_size: int
+    settings: dict[str, Any]
+
+    @property
+    def max_tokens(self) -> int | None: ...
+
+    def step(self, tokens: Sequence[int] | None = None) -> numpy.ndarray: ...
+
+    def close(self) -> None: ...

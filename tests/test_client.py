@@ -171,10 +171,13 @@ def test_fallbacks_do_not_hide_the_callers_mistakes(no_sleep):
 
 
 def test_all_fallbacks_failing_says_what_was_tried(no_sleep):
-    client = llmkit.Client("mock", responses=[llmkit.ServerError] * 3, fallbacks=["nosuch:model"])
-    with pytest.raises(llmkit.UnknownModelError) as err:
+    with pytest.raises(llmkit.UnknownModelError):  # a fallback naming nothing is refused at once, not when needed
+        llmkit.Client("mock", responses=[], fallbacks=["nosuch:model"])
+    # a fallback that cannot start (no key): the primary's own failure is what the error says
+    client = llmkit.Client("mock", responses=[llmkit.ServerError] * 3, fallbacks=["openai:gpt-4o-mini"])
+    with pytest.raises(llmkit.ServerError) as err:
         client.chat("x")
-    assert "tried in order: mock, nosuch:model" in str(err.value)
+    assert "tried in order: mock, openai:gpt-4o-mini" in str(err.value) and "OPENAI_API_KEY" in str(err.value)
 
 
 def test_context_overflow_is_refused_with_counts():

@@ -243,13 +243,29 @@ def test_config_and_models_never_show_header_values_or_url_passwords():
 
     home = Path(os.environ["LLMKIT_HOME"])
     home.mkdir(parents=True, exist_ok=True)
+
+    def run(*args, env=None):
+        return subprocess.run([sys.executable, "-m", "llmkit.cli", *args], capture_output=True, text=True, timeout=60,
+                              env={**os.environ, **(env or {})})  # fmt: skip
+
+    # written into the file itself, credentials are refused (as api_key is), without being shown
     (home / "config.toml").write_text(
         '[providers.corp]\nkind = "openai"\nbase_url = "https://bob:hunter2pass@llm.corp.example/v1?token=tok-999&x=1"\n'
         '[providers.corp.headers]\nAuthorization = "Bearer corp-secret-123"\n'
     )
+    for args in (["config"], ["models"]):
+        r = run(*args)
+        assert r.returncode == 1 and ("credential" in r.stderr or "password" in r.stderr), r.stderr
+        assert "hunter2pass" not in r.stdout + r.stderr and "corp-secret-123" not in r.stdout + r.stderr
+    # from the environment (${VAR}), they work, and are never shown
+    (home / "config.toml").write_text(
+        '[providers.corp]\nkind = "openai"\nbase_url = "https://bob:${CORP_PASS}@llm.corp.example/v1?token=${TOK}&x=1"\n'
+        '[providers.corp.headers]\nAuthorization = "Bearer ${CORP_TOKEN}"\n'
+    )
+    env = {"CORP_PASS": "hunter2pass", "TOK": "tok-999", "CORP_TOKEN": "corp-secret-123"}
     outputs = []
     for args in (["config"], ["config", "--json"], ["models"], ["models", "--json"]):
-        r = subprocess.run([sys.executable, "-m", "llmkit.cli", *args], capture_output=True, text=True, timeout=60)
+        r = run(*args, env=env)
         assert r.returncode == 0, r.stderr
         outputs.append(r.stdout + r.stderr)
     for out in outputs:

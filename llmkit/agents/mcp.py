@@ -52,6 +52,10 @@ class MCPServer:
 
     def __init__(self, target: str | list[str], *, env: Mapping[str, str] | None = None, cwd: str | None = None,
                  timeout: float = 30.0, prefix: str = "", requires_approval: bool = False) -> None:  # fmt: skip
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
+            from ..errors import InvalidOptionError
+
+            raise InvalidOptionError(f"timeout={timeout!r} is invalid: it must be a number of seconds > 0")
         self.target = target
         self.env, self.cwd, self.timeout, self.prefix = dict(env) if env else None, cwd, timeout, prefix
         self.requires_approval = requires_approval

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .. import tokens
 from ..errors import InvalidOptionError, MissingCapabilityError
 from ..options import suggest
-from ..types import Capabilities, Embeddings, Logprobs, Message, Response, StreamEvent, TokenCount
+from ..types import Capabilities, Embeddings, Logprobs, Message, Response, StreamEvent, TokenCount, TokenStepper
+
+if TYPE_CHECKING:
+    import numpy
 
 __all__ = ["Backend"]
 
@@ -86,11 +89,32 @@ class Backend:
         """One vector per text, in order (capability `embeddings`)."""
         raise self._missing("embeddings")
 
+    # capability `distributions` (local backends; see Client.token_stepper)
+    def tokenize(self, text: str) -> list[int]:
+        raise self._missing("distributions")
+
+    def detokenize(self, ids: list[int]) -> str:
+        raise self._missing("distributions")
+
+    def token_stepper(self, batch_size: int, threads: int | None = None) -> TokenStepper:
+        raise self._missing("distributions")
+
+    def next_token_logprobs(self, sequences: list[list[int]]) -> numpy.ndarray:
+        raise self._missing("distributions")
+
+    def fingerprint(self) -> dict[str, Any]:
+        raise self._missing("distributions")
+
     def count_tokens(self, content: str | list[Message]) -> TokenCount:
         raise self._missing("count_tokens")
 
     def context_window(self) -> int | None:
         """Tokens the model can attend to (prompt + output), or None when unknown."""
+        return None
+
+    def time_limit(self, options: dict[str, Any], kind: str) -> float | None:
+        """Seconds one call (retries included) may take in all, or None for no limit;
+        backends that take a `timeout` say what it is."""
         return None
 
     def check_context(self, payload: str | list[Message], options: dict[str, Any]) -> None:
@@ -114,16 +138,17 @@ class Backend:
         self, messages: list[Message], options: dict[str, Any]
     ) -> AsyncIterator[StreamEvent]:
         iterator = self.stream(messages, options)
+        step: asyncio.Future[StreamEvent | None] | None = None
         try:
             while True:
-                event = await asyncio.to_thread(next, iterator, None)  # a stream never yields None
+                step = asyncio.ensure_future(asyncio.to_thread(next, iterator, None))  # a stream never yields None
+                event = await asyncio.shield(step)  # a cancel must not abandon the thread inside next()
+                step = None
                 if event is None:
                     return
                 yield event
-        finally:  # left early (break, cancel): stop the sync generator's work too
-            close = getattr(iterator, "close", None)
-            if close is not None:
-                close()
+        finally:  # left early (break, cancel, timeout): stop the sync generator's work too
+            await _stop_sync_stream(iterator, step)
 
     def _missing(self, what: str) -> MissingCapabilityError:
         return MissingCapabilityError(
@@ -131,3 +156,25 @@ class Backend:
             hint=f"It supports: {', '.join(self.capabilities.names())}. Choose another model for this.",
             model=self.model_id,
         )
+
+
+async def _stop_sync_stream(iterator: Iterator[StreamEvent], step: asyncio.Future[Any] | None) -> None:
+    """Close a sync stream that an async reader left. A generator cannot be closed while a
+    worker thread is inside its next(): ask it to stop (local engines end at the next
+    token), wait for that step, then close it."""
+    close = getattr(iterator, "close", None)
+    if step is not None and not step.done():
+        stop = getattr(iterator, "stop", None)
+        if stop is not None:
+            stop()
+        try:
+            await asyncio.shield(step)
+        except asyncio.CancelledError:  # cancelled again while waiting: close it once the step is over
+            if close is not None:
+                step.add_done_callback(lambda _: close())
+            raise
+        except Exception:  # that step failed: the reader has left, nobody to tell
+            pass
+    if close is not None:
+        close()
+

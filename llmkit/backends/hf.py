@@ -48,6 +48,7 @@ class HFBackend(LocalBackend):
         chat=True, streaming=True, completion=True, logprobs=True, multiple_samples=True, embeddings=True,
         structured_output=True, tools=True,  # both by constrained decoding (tool_protocol.py)
         fill_in_the_middle=False,  # per model: True when the tokenizer has FIM tokens
+        batching=True, in_process=True, distributions=True,
     )  # fmt: skip
     options = frozenset({"max_tokens", "temperature", "top_p", "top_k", "stop", "seed", "n", "repetition_penalty",
                          "response_format", "tools", "tool_choice"})  # fmt: skip
@@ -129,11 +130,22 @@ class HFBackend(LocalBackend):
     def _complete_ids(self, prompt: str, options: dict[str, Any]) -> list[int]:
         suffix = options.get("suffix")
         if suffix is None:
-            return self.engine.encode(prompt, special=True)
+            return self.engine.encode(prompt, special=True) or self._start_ids()
         if not self.engine.fim:
             raise self._missing("fill in the middle (its tokenizer has no FIM tokens)")
         pre, suf, mid = self.engine.fim
         return self.engine.encode(f"{pre}{prompt}{suf}{suffix}{mid}")
+
+    def _start_ids(self) -> list[int]:
+        """What an empty prompt is continued from: the start of a text (the tokenizer's
+        BOS, else its end-of-text token, as GPT-2-style models begin), as OpenAI's
+        completions do; a model cannot generate from no tokens at all."""
+        tok = self.engine.tokenizer
+        start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+        if start is None:
+            raise InvalidOptionError(f"{self.model_id} cannot continue an empty prompt: its tokenizer has no start "
+                                     "or end-of-text token", hint="Give the prompt some text.")  # fmt: skip
+        return [start]
 
     def _stops(self, options: dict[str, Any], chat: bool, constraint: Constraint | None = None) -> StopMatcher:
         if constraint is not None:  # the grammar decides where the output ends, not a stop string

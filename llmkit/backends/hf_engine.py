@@ -43,6 +43,8 @@ REPLACEMENT = "\ufffd"
 FIM_TOKENS = [
     ("<fim_prefix>", "<fim_suffix>", "<fim_middle>"),  # StarCoder, SmolLM
     ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),  # Qwen2.5-Coder
+    ("<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"),  # DeepSeek-Coder (PSM: begin prefix hole suffix end)
+    ("▁<PRE>", "▁<SUF>", "▁<MID>"),  # CodeLlama (its vocabulary spells them with SentencePiece's "▁")
 ]
 _WINDOW_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx")
 
@@ -64,13 +66,15 @@ class _StopOnStrings(StoppingCriteria):
 
 
 class _StopOnFlag(StoppingCriteria):
-    """Finish every row once `flag` is set (the stream was closed or is complete)."""
+    """Finish every row once a flag is set (the stream was closed, is complete, or its
+    reader went away)."""
 
-    def __init__(self, flag: threading.Event) -> None:
-        self.flag = flag
+    def __init__(self, *flags: threading.Event) -> None:
+        self.flags = flags
 
     def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
-        return torch.full((input_ids.shape[0],), self.flag.is_set(), dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
+        stop = any(flag.is_set() for flag in self.flags)
+        return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
 
 
 class _Grammar(LogitsProcessor):
@@ -119,11 +123,20 @@ class _Grammar(LogitsProcessor):
         return scores.masked_fill(~allowed.to(scores.device), float("-inf"))  # type: ignore[return-value]
 
 
-class _QueueStreamer(BaseStreamer):
-    """Hands each step's new tokens (one per row) to the consuming thread."""
+AHEAD = 16  # steps a stream may be generated ahead of its reader
+IDLE = 0.5  # seconds a reader may leave AHEAD steps unread before the model is given back
 
-    def __init__(self, q: queue.SimpleQueue) -> None:
+
+class _QueueStreamer(BaseStreamer):
+    """Hands each step's new tokens (one per row) to the consuming thread. With `room`
+    (a semaphore of AHEAD slots the reader gives back), a reader that leaves AHEAD steps
+    unread for IDLE seconds sets `paused`: generation stops there and frees the model's
+    lock for other callers, and the stream goes on from there when it is read again."""
+
+    def __init__(self, q: queue.SimpleQueue, room: threading.Semaphore | None = None,
+                 paused: threading.Event | None = None) -> None:  # fmt: skip
         self.q = q
+        self.room, self.paused = room, paused
         self.prompt_seen = False
 
     def put(self, value: torch.Tensor) -> None:
@@ -131,6 +144,8 @@ class _QueueStreamer(BaseStreamer):
             self.prompt_seen = True
             return
         self.q.put(value.reshape(-1).tolist())
+        if self.room is not None and self.paused is not None and not self.room.acquire(timeout=IDLE):
+            self.paused.set()
 
     def end(self) -> None:
         pass  # the worker signals the end itself, also when generate raises
@@ -178,6 +193,29 @@ class HFEngine:
 
     def count_tokens(self, text: str) -> int:
         return len(self.encode(text))
+
+    # --- distributions (hf_distributions: what the compressor codes with) -------------
+
+    def tokenize(self, text: str) -> list[int]:
+        return self.encode(text)
+
+    def detokenize(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+    def stepper(self, batch_size: int, threads: int | None = None) -> Any:
+        from .hf_distributions import stepper
+
+        return stepper(self, batch_size, threads)
+
+    def next_token_logprobs(self, sequences: list[list[int]]) -> Any:
+        from .hf_distributions import next_token_logprobs
+
+        return next_token_logprobs(self, sequences)
+
+    def fingerprint(self) -> dict[str, Any]:
+        from .hf_distributions import fingerprint
+
+        return fingerprint(self)
 
     def logprobs(self, text: str, context: str | None = None) -> list[TokenLogprob]:
         from .hf_scoring import score
@@ -310,46 +348,110 @@ class HFEngine:
     # --- streaming -----------------------------------------------------------------
 
     def stream(self, prompt: list[int], params: SamplingParams, stops: StopMatcher,
-               constraint: Constraint | None = None) -> Iterator[StreamEvent]:  # fmt: skip
-        """StreamEvents with text deltas (index = choice), then finish reasons, then usage."""
-        input_ids, mask = self._pad_left([prompt])
-        max_new = params.max_new_tokens(len(prompt), self.context_window)
-        kwargs = self._kwargs(params, max_new)
-        grammar = None
-        if constraint is not None:
-            grammar = _Grammar(constraint, len(prompt), self.eos_ids, max_new)
-            kwargs["logits_processor"] = LogitsProcessorList([grammar])
+               constraint: Constraint | None = None) -> _StoppableStream:  # fmt: skip
+        """StreamEvents with text deltas (index = choice), then finish reasons, then usage.
+        `stop()` on the result, from any thread, ends generation at the next token."""
         flag = threading.Event()
-        criteria = [_StopOnFlag(flag)] + ([_StopOnStrings(self.tokenizer, stops, len(prompt))] if stops else [])
-        q: queue.SimpleQueue = queue.SimpleQueue()
-        done = object()
-        kwargs.update(stopping_criteria=StoppingCriteriaList(criteria), streamer=_QueueStreamer(q))
+        return _StoppableStream(self._stream(prompt, params, stops, constraint, flag), flag)
 
-        def work() -> None:
-            try:
-                self._run_generate(input_ids, mask, kwargs, params.seed)
-            except BaseException as exc:  # handed to the consumer, raised there
-                q.put(exc)
-            finally:
-                q.put(done)
-
-        worker = threading.Thread(target=work, name=f"llmkit-hf-stream-{self.name}", daemon=True)
+    def _stream(self, prompt: list[int], params: SamplingParams, stops: StopMatcher, constraint: Constraint | None,
+                flag: threading.Event) -> Iterator[StreamEvent]:  # fmt: skip
+        max_new = params.max_new_tokens(len(prompt), self.context_window)
+        grammar = None if constraint is None else _Grammar(constraint, len(prompt), self.eos_ids, max_new)
         rows = _Rows(self, self._rows_per_prompt(params), params.n, stops)
-        worker.start()
+        pausable = rows.count == 1  # one row resumes from its own tokens; sampled rows run ahead
+        run = _StreamRun(self, prompt, params, stops, grammar, flag, max_new, params.seed, pausable)
         try:
-            while (item := q.get()) is not done:
+            while True:
+                item = run.q.get()
+                if item is _DONE:
+                    break
+                if item is _PAUSED:  # the reader was away: generation stopped there; go on from where it was
+                    run.join()
+                    left = max_new - len(rows.ids[0])
+                    if rows.all_finished or left <= 0:
+                        break
+                    run = _StreamRun(self, prompt + rows.ids[0], params, stops, grammar, flag, left, None, True,
+                                     prompt_len=len(prompt))  # fmt: skip
+                    continue
                 if isinstance(item, BaseException):
                     raise item
+                run.taken()
                 yield from rows.step(item)
                 if rows.all_finished:
                     flag.set()  # every row ended: no need for generate to run on
             yield from rows.flush()
         finally:
             flag.set()  # the caller closed the stream (or it is complete): stop generating
-            worker.join()
+            run.join()
         for i in grammar.steered if grammar is not None else ():
             rows.reasons[i] = "length"
         yield from stream_ending(rows.reasons, params.n, len(prompt), rows.completion_tokens)
+
+
+_DONE, _PAUSED = object(), object()  # a stream run's last item: generation ended, or paused for its reader
+
+
+class _StreamRun:
+    """One `generate` call feeding a stream, in a worker thread. A stream is one run, or
+    several when its reader went away for a while (each run continues the last one's
+    tokens; the grammar, shared between them, continues from its state)."""
+
+    def __init__(self, engine: HFEngine, ids: list[int], params: SamplingParams, stops: StopMatcher,
+                 grammar: _Grammar | None, flag: threading.Event, max_new: int, seed: int | None, pausable: bool,
+                 prompt_len: int | None = None) -> None:  # fmt: skip
+        prompt_len = len(ids) if prompt_len is None else prompt_len  # where the reply starts
+        input_ids, mask = engine._pad_left([ids])
+        kwargs = engine._kwargs(params, max_new)
+        if grammar is not None:
+            kwargs["logits_processor"] = LogitsProcessorList([grammar])
+        self.q: queue.SimpleQueue = queue.SimpleQueue()
+        self.room = threading.Semaphore(AHEAD) if pausable else None
+        paused = threading.Event()
+        criteria = [_StopOnFlag(flag, paused)] + ([_StopOnStrings(engine.tokenizer, stops, prompt_len)] if stops else [])
+        kwargs.update(stopping_criteria=StoppingCriteriaList(criteria), streamer=_QueueStreamer(self.q, self.room, paused))
+
+        def work() -> None:
+            end = _DONE
+            try:
+                engine._run_generate(input_ids, mask, kwargs, seed)
+                if paused.is_set() and not flag.is_set():
+                    end = _PAUSED
+            except BaseException as exc:  # handed to the consumer, raised there
+                self.q.put(exc)
+            finally:
+                self.q.put(end)
+
+        self.worker = threading.Thread(target=work, name=f"llmkit-hf-stream-{engine.name}", daemon=True)
+        self.worker.start()
+
+    def taken(self) -> None:
+        if self.room is not None:
+            self.room.release()
+
+    def join(self) -> None:
+        if self.worker is not threading.current_thread():  # a stream collected in its own worker: nothing to wait for
+            self.worker.join()
+
+
+class _StoppableStream(Iterator[StreamEvent]):
+    """A stream's events; `stop()` is safe from any thread (a cancelled async reader's),
+    where closing a generator that another thread is inside would fail."""
+
+    def __init__(self, events: Iterator[StreamEvent], flag: threading.Event) -> None:
+        self._events, self._flag = events, flag
+
+    def __next__(self) -> StreamEvent:
+        return next(self._events)
+
+    def stop(self) -> None:
+        self._flag.set()
+
+    def close(self) -> None:
+        self._flag.set()
+        close = getattr(self._events, "close", None)
+        if close is not None:
+            close()
 
 
 class _Rows:

@@ -73,6 +73,7 @@ class LoadedModel:
     path: Path | None = None  # the directory the weights were read from (the converted copy for GGUF)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     vocabulary: Any = field(default=None, repr=False)  # for constrained decoding, built on first use
+    fingerprint: Any = field(default=None, repr=False)  # digests of weights and tokenizer, made on first use
 
 
 def cache_root() -> Path:

@@ -9,6 +9,10 @@ generate with it, score a text and embed texts. Both engines answer the same que
     engine.count_tokens(text)    engine.logprobs(text, context=None) -> list[TokenLogprob]
     engine.embed(texts, truncate=None) -> (vectors, tokens read)
     engine.attention(text)       -> (tokens, weights (layers, heads, T, T))
+    engine.tokenize(text) -> ids     engine.detokenize(ids) -> text
+    engine.stepper(batch_size, threads=None) -> a TokenStepper (generation.CachedStepper)
+    engine.next_token_logprobs(sequences) -> (rows, longest, vocab) float32 numpy array
+    engine.fingerprint()         -> {"weights": hex, "tokenizer": hex}
 
 The loaded model behind an engine is shared through a cache (llmkit.cache) and leased:
 `close()` releases it and drops the engine, so a closed client frees its model; a closed
@@ -20,14 +24,17 @@ into `Response`s.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..cache import Lease
 from ..generation import SAMPLING_OPTIONS, Generation, SamplingParams
 from ..structured import schema_of
-from ..types import Embeddings, Logprobs, Message, Response, StreamEvent, ToolCallDelta, Usage
+from ..types import Embeddings, Logprobs, Message, Response, StreamEvent, TokenStepper, ToolCallDelta, Usage
 from . import tool_protocol
 from .base import Backend
+
+if TYPE_CHECKING:
+    import numpy
 
 __all__ = ["LocalBackend", "response_events"]
 
@@ -90,6 +97,23 @@ class LocalBackend(Backend):
 
     def context_window(self) -> int | None:
         return self.engine.context_window
+
+    # --- distributions: tokens and full next-token distributions (llmkit.compress) ----
+
+    def tokenize(self, text: str) -> list[int]:
+        return list(self.engine.tokenize(text))
+
+    def detokenize(self, ids: list[int]) -> str:
+        return str(self.engine.detokenize(ids))
+
+    def token_stepper(self, batch_size: int, threads: int | None = None) -> TokenStepper:
+        return self.engine.stepper(batch_size, threads)
+
+    def next_token_logprobs(self, sequences: list[list[int]]) -> numpy.ndarray:
+        return self.engine.next_token_logprobs(sequences)
+
+    def fingerprint(self) -> dict[str, Any]:
+        return dict(self.engine.fingerprint())
 
     def attention(self, text: str) -> tuple[list[str], Any]:
         """(tokens, attention weights (layers, heads, T, T)) for `llmkit attention`."""

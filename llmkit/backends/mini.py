@@ -59,7 +59,7 @@ class MiniBackend(LocalBackend):
     provider = "mini"
     capabilities = Capabilities(
         chat=True, streaming=True, completion=True, logprobs=True, fill_in_the_middle=True,
-        embeddings=True, multiple_samples=True,
+        embeddings=True, multiple_samples=True, in_process=True, distributions=True,
         structured_output=True, tools=True,  # both by constrained decoding (tools: weak, a small code model)
     )  # fmt: skip
     options = frozenset({"max_tokens", "temperature", "top_p", "top_k", "stop", "seed", "n", "repetition_penalty",
@@ -84,7 +84,8 @@ class MiniBackend(LocalBackend):
     def _generate(self, prompt: str, options: dict[str, Any]) -> Response:
         params, truncate = self._params(options), options.get("truncate")
         if options.get("suffix") is not None:
-            return self._response(self.engine.infill(prompt, options["suffix"], params, truncate=truncate))
+            return self._response(self.engine.infill(prompt, options["suffix"], params, truncate=truncate,
+                                                    token_healing=self._heal))
         constraint = self._constraint(options)
         response = self._response(self.engine.generate(prompt, params, truncate=truncate, token_healing=self._heal,
                                                        constraint=constraint))  # fmt: skip

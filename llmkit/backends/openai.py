@@ -4,19 +4,21 @@ One SDK client per (base_url, key, ...) is built with max_retries=0 and shared t
 the `SDK_CLIENTS` cache (its connection pool is reused across Client objects); a backend
 releases it on close(), and idle SDK clients beyond the cache's `keep` are closed, with
 their connections (a caller's own http_client is never closed by llmkit). Async SDK
-clients belong to one event loop each and go with it. llmkit retries in one layer, its
-own. SDK errors are mapped to llmkit errors on HTTP status and error code, never on
-message text.
+clients belong to one event loop each: a backend owns one per loop and closes it with
+itself or with the loop (openai_http). `timeout` is a total deadline for a request, not
+a limit on each read. llmkit retries in one layer, its own. SDK errors are mapped to
+llmkit errors on HTTP status and error code, never on message text; replies are read
+through checks (openai_parse), so a reply of the wrong shape is a MalformedResponseError.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
+import math
 import os
 import threading
-import weakref
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, TypeVar
 
 from .. import errors as E
 from .. import tokens
@@ -29,12 +31,20 @@ from ..types import (
     Response,
     StreamEvent,
     TokenCount,
-    ToolCall,
-    ToolCallDelta,
     Usage,
 )  # fmt: skip
 from .base import Backend
 from .openai_errors import map_error
+from .openai_http import (
+    LoopClients,
+    async_http_client,
+    deadline,
+    deadline_at,
+    split_credentials,
+    sync_http_client,
+    within,
+)
+from .openai_parse import Reader, field
 from .openai_wire import response_format_param, tool_choice_param, tool_param
 
 __all__ = ["OpenAIBackend", "SDK_CLIENTS", "OFFICIAL_HOST", "EMBED_MAX_INPUTS", "EMBED_MAX_BYTES"]
@@ -43,6 +53,8 @@ OFFICIAL_HOST = "api.openai.com"
 _REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
 EMBED_MAX_INPUTS = 2048  # OpenAI's limits per /embeddings request
 EMBED_MAX_BYTES = 300_000  # its token limit is 300k; a token is at least one byte
+DEFAULT_TIMEOUT = 600.0  # seconds a request may take in all when none is set (streams: between bytes)
+T = TypeVar("T")
 
 
 def _close_sdk(entry: tuple[Any, bool]) -> None:
@@ -52,9 +64,6 @@ def _close_sdk(entry: tuple[Any, bool]) -> None:
 
 
 SDK_CLIENTS: SharedCache[tuple, tuple[Any, bool]] = SharedCache("openai clients", keep=8, close=_close_sdk)
-# event loop -> {client key -> AsyncOpenAI}: an async pool belongs to one loop and goes with it
-_async_clients: weakref.WeakKeyDictionary[Any, dict[tuple, Any]] = weakref.WeakKeyDictionary()
-on_clear(_async_clients.clear)
 # (base_url, model) -> the response format that has worked there: "json_schema",
 # "json_object" or "prompted" (the schema stated in the prompt, no format on the wire)
 _FORMAT_MODES: dict[tuple[str | None, str], str] = {}
@@ -95,7 +104,7 @@ class OpenAIBackend(Backend):
         "base_url": "server URL, e.g. http://localhost:8000/v1 (default: OPENAI_BASE_URL or OpenAI)",
         "organization": "OpenAI organization id",
         "project": "OpenAI project id",
-        "timeout": "seconds to wait for the server (default 600, connect 5)",
+        "timeout": "seconds a request may take in all, retries included (default 600; inf: no limit)",
         "context_window": "override the model's context window (tokens)",
         "headers": "extra HTTP headers sent with every request",
         "stream_usage": "ask for token usage at the end of streams (default true)",
@@ -112,7 +121,9 @@ class OpenAIBackend(Backend):
         s = settings
         _check_settings(s)
         is_builtin = "api_key_env" not in s and "base_url" not in s
-        self.base_url = s.get("base_url") or (os.environ.get("OPENAI_BASE_URL") if is_builtin else None)
+        # user:password@ in the URL goes as Basic auth, out of the URL that httpx logs
+        self.base_url, self._auth = split_credentials(s.get("base_url") or (os.environ.get("OPENAI_BASE_URL")
+                                                                             if is_builtin else None))  # fmt: skip
         self.official = not self.base_url or OFFICIAL_HOST in self.base_url
         key_env = s.get("api_key_env") or "OPENAI_API_KEY"
         key = s.get("api_key") or os.environ.get(key_env)
@@ -130,17 +141,20 @@ class OpenAIBackend(Backend):
         self._organization = s.get("organization")
         self._project = s.get("project")
         self._headers = dict(s.get("headers") or {})
+        for name, value in self._headers.items():
+            E.remember_header(name, value)  # a server echoing them back must not show them
         self._http_client = s.get("http_client")
         self._async_http_client = s.get("async_http_client")
         self._window = s.get("context_window")
         self._stream_usage = s.get("stream_usage", True)
         self._sdk_lease: Lease[tuple[Any, bool]] | None = None
+        self._async_sdks = LoopClients()
 
     # --- SDK clients, cached and shared --------------------------------------------
 
     def _client_key(self, http_client: Any) -> tuple:
         return (
-            self.base_url, self._key, self._organization, self._project, self._timeout,
+            self.base_url, self._auth, self._key, self._organization, self._project, self._timeout,
             tuple(sorted(self._headers.items())), http_client,  # the object itself: ids are reused
         )  # fmt: skip
 
@@ -151,7 +165,7 @@ class OpenAIBackend(Backend):
         if self._project:
             kw["project"] = self._project
         if self._timeout is not None:
-            kw["timeout"] = self._timeout
+            kw["timeout"] = None if math.isinf(self._timeout) else self._timeout  # inf: no limit
         if self._headers:
             kw["default_headers"] = self._headers
         return kw
@@ -172,31 +186,73 @@ class OpenAIBackend(Backend):
         import openai
 
         kw = self._kwargs()
-        if self._http_client is not None:
-            kw["http_client"] = self._http_client
+        kw["http_client"] = self._http_client or sync_http_client(self._auth)  # ours: total deadlines
         return openai.OpenAI(**kw), self._http_client is None
 
-    @property
-    def async_sdk(self) -> Any:
-        import asyncio
+    async def async_sdk(self) -> Any:
+        """This backend's openai.AsyncOpenAI for the running event loop."""
 
-        import openai
+        def build() -> Any:
+            import openai
 
-        loop = asyncio.get_running_loop()  # async HTTP pools belong to one event loop
-        per_loop = _async_clients.setdefault(loop, {})
-        key = self._client_key(self._async_http_client)
-        if key not in per_loop:
             kw = self._kwargs()
-            if self._async_http_client is not None:
-                kw["http_client"] = self._async_http_client
-            per_loop[key] = openai.AsyncOpenAI(**kw)
-        return per_loop[key]
+            kw["http_client"] = self._async_http_client or async_http_client(self._auth)
+            return openai.AsyncOpenAI(**kw)
+
+        if self._async_http_client is not None:  # the caller's own: theirs to close
+            return build()
+        return await self._async_sdks.get(build)
 
     def close(self) -> None:
-        """Release the shared SDK client; the cache closes it once idle ones exceed its keep."""
+        """Release the shared SDK client (the cache closes it once idle ones exceed its
+        keep) and close this backend's async clients."""
         lease, self._sdk_lease = self._sdk_lease, None
         if lease is not None:
             lease.release()
+        self._async_sdks.close()
+
+    # --- deadlines -----------------------------------------------------------------
+
+    def time_limit(self, options: dict[str, Any], kind: str) -> float | None:
+        """Seconds a call may take in all: its timeout, else the setting, else 600 (a
+        stream without a timeout may go on as long as bytes keep coming)."""
+        limit = options.get("timeout", self._timeout)
+        if limit is None:
+            return None if kind == "stream" else DEFAULT_TIMEOUT
+        return None if math.isinf(limit) else float(limit)
+
+    def _call(self, at: float | None, request: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`request(*args, **kwargs)` (an SDK call) within the deadline `at`, its errors as llmkit's."""
+        try:
+            with deadline(at):
+                return request(*args, **kwargs)
+        except (StopIteration, E.LLMKitError):  # the end of a stream; an error already ours
+            raise
+        except Exception as exc:
+            raise self._error(exc, at) from None
+
+    async def _acall(self, at: float | None, request: Any) -> Any:
+        try:
+            return await within(at, request)
+        except (StopAsyncIteration, E.LLMKitError):
+            raise
+        except Exception as exc:
+            raise self._error(exc, at) from None
+
+    def _error(self, exc: BaseException, at: float | None) -> E.LLMKitError:
+        if isinstance(exc, asyncio.TimeoutError):
+            return self._timed_out(at)
+        error = map_error(exc, self.model_id, self.base_url)
+        if isinstance(error, E.APITimeoutError) and at is not None:
+            return self._timed_out(at)
+        return error
+
+    def _timed_out(self, at: float | None) -> E.APITimeoutError:
+        return E.APITimeoutError(f"no complete answer from {E.redact_url(self.base_url) or 'the OpenAI API'} "
+                                 "within the timeout (a total deadline for the request)", model=self.model_id)  # fmt: skip
+
+    def _at(self, options: dict[str, Any], kind: str) -> float | None:
+        return deadline_at(self.time_limit(options, kind))
 
     # --- requests --------------------------------------------------------------------
 
@@ -216,7 +272,7 @@ class OpenAIBackend(Backend):
                 params["stop"] = [value] if isinstance(value, str) else list(value)
             else:
                 params[name] = value
-        return params
+        return _wire(params)
 
     def _stream_params(self, messages: list[Message], options: dict[str, Any], mode: str) -> dict[str, Any]:
         params = self._chat_params(messages, options, mode)
@@ -226,27 +282,28 @@ class OpenAIBackend(Backend):
         return params
 
     def chat(self, messages: list[Message], options: dict[str, Any]) -> Response:
+        at = self._at(options, "chat")
         for request, mode in self._format_modes(messages, options):
             params = self._chat_params(request, options, mode)
             try:
-                completion = self.sdk.chat.completions.create(**params)
-            except Exception as exc:
-                error = map_error(exc, self.model_id, self.base_url)
+                completion = self._call(at, self.sdk.chat.completions.create, **params)
+            except E.LLMKitError as error:
                 if not self._format_refused(error, mode):
-                    raise error from None
+                    raise
                 continue
             return self._with_mode(self._to_response(completion, messages), mode, options.get("response_format"))
         raise self._no_format()
 
     async def achat(self, messages: list[Message], options: dict[str, Any]) -> Response:
+        at = self._at(options, "chat")
+        sdk = await self.async_sdk()
         for request, mode in self._format_modes(messages, options):
             params = self._chat_params(request, options, mode)
             try:
-                completion = await self.async_sdk.chat.completions.create(**params)
-            except Exception as exc:
-                error = map_error(exc, self.model_id, self.base_url)
+                completion = await self._acall(at, sdk.chat.completions.create(**params))
+            except E.LLMKitError as error:
                 if not self._format_refused(error, mode):
-                    raise error from None
+                    raise
                 continue
             return self._with_mode(self._to_response(completion, messages), mode, options.get("response_format"))
         raise self._no_format()
@@ -310,34 +367,24 @@ class OpenAIBackend(Backend):
             f"for {self.model}", model=self.model_id)
 
     def _to_response(self, completion: Any, messages: list[Message]) -> Response:
-        choices = getattr(completion, "choices", None)
-        if not choices:
-            raise E.MalformedResponseError(
-                f"the server's reply has no choices: {str(completion)[:200]!r}",
-                model=self.model_id,
-            )
-        choices = sorted(choices, key=lambda c: c.index or 0)
-        first = choices[0].message
-        texts = [(c.message.content or "") if c.message else "" for c in choices]
-        calls = [
-            ToolCall(tc.id or "", tc.function.name, _json_text(tc.function.arguments))
-            for tc in (first.tool_calls or [])
-            if getattr(tc, "function", None) is not None
-        ]
+        read = Reader(self.model_id)
+        choices = read.choices(completion)
+        found = [read.message(c, f"choices[{i}]") for i, c in enumerate(choices)]
+        texts = [read.content(m, f"choices[{i}].message") for i, m in enumerate(found)]
         return Response(
             text=texts[0],
             texts=texts,
-            finish_reason=choices[0].finish_reason,
-            usage=self._usage(completion.usage, messages, texts),
-            tool_calls=calls,
-            served_model=completion.model,
-            id=completion.id,
+            finish_reason=read.finish_reason(choices[0], "choices[0]"),
+            usage=self._usage(read.usage(field(completion, "usage")), messages, texts),
+            tool_calls=read.tool_calls(found[0], "choices[0].message"),
+            served_model=_text_or_none(field(completion, "model")),
+            id=_text_or_none(field(completion, "id")),
             raw=completion,
         )
 
-    def _usage(self, usage: Any, prompt: list[Message] | str, outputs: list[str]) -> Usage:
-        if usage is not None and usage.prompt_tokens is not None:
-            result = Usage(usage.prompt_tokens, usage.completion_tokens or 0)
+    def _usage(self, counted: tuple[int, int] | None, prompt: list[Message] | str, outputs: list[str]) -> Usage:
+        if counted is not None:
+            result = Usage(*counted)
         else:  # some compatible servers report nothing: count locally, and say so
             result = Usage(
                 int(tokens.count(prompt, self.model)),
@@ -347,133 +394,105 @@ class OpenAIBackend(Backend):
         return tokens.add_cost(result, self.model) if self.official else result
 
     def stream(self, messages: list[Message], options: dict[str, Any]) -> Iterator[StreamEvent]:
+        at = self._at(options, "stream")
         chunks = None
         for request, mode in self._format_modes(messages, options):  # a refusal comes before any chunk
+            params = self._stream_params(request, options, mode)
             try:
-                chunks = self.sdk.chat.completions.create(**self._stream_params(request, options, mode))
+                chunks = self._call(at, self.sdk.chat.completions.create, **params)
                 self._remember(mode, options.get("response_format"))
                 break
-            except Exception as exc:
-                error = map_error(exc, self.model_id, self.base_url)
+            except E.LLMKitError as error:
                 if not self._format_refused(error, mode):
-                    raise error from None
+                    raise
         if chunks is None:
             raise self._no_format()
         try:
-            yield from self._events(iter(chunks))
+            yield from self._events(iter(chunks), at)
         finally:
             chunks.close()  # also when the caller stops early: frees the connection
 
     async def astream(self, messages: list[Message], options: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+        at = self._at(options, "stream")
+        sdk = await self.async_sdk()
         chunks = None
         for request, mode in self._format_modes(messages, options):
             try:
-                chunks = await self.async_sdk.chat.completions.create(**self._stream_params(request, options, mode))
+                chunks = await self._acall(at, sdk.chat.completions.create(**self._stream_params(request, options, mode)))
                 self._remember(mode, options.get("response_format"))
                 break
-            except Exception as exc:
-                error = map_error(exc, self.model_id, self.base_url)
+            except E.LLMKitError as error:
                 if not self._format_refused(error, mode):
-                    raise error from None
+                    raise
         if chunks is None:
             raise self._no_format()
-        finished = False
+        check = _StreamCheck(self.model_id)
         try:
             while True:
                 try:
-                    chunk = await chunks.__anext__()
+                    chunk = await self._acall(at, chunks.__anext__())
                 except StopAsyncIteration:
                     break
-                except Exception as exc:
-                    raise map_error(exc, self.model_id, self.base_url) from None
                 for event in self._chunk_events(chunk):
-                    finished = finished or event.finish_reason is not None
-                    yield event
+                    yield check.saw(event)
         finally:
             await chunks.close()
-        if not finished:
-            raise self._truncated()
+        check.end()
 
-    def _events(self, chunks: Iterator[Any]) -> Iterator[StreamEvent]:
-        finished = False
+    def _events(self, chunks: Iterator[Any], at: float | None) -> Iterator[StreamEvent]:
+        check = _StreamCheck(self.model_id)
         while True:
             try:
-                chunk = next(chunks)
+                chunk = self._call(at, next, chunks)
             except StopIteration:
                 break
-            except Exception as exc:
-                raise map_error(exc, self.model_id, self.base_url) from None
             for event in self._chunk_events(chunk):
-                finished = finished or event.finish_reason is not None
-                yield event
-        if not finished:
-            raise self._truncated()
+                yield check.saw(event)
+        check.end()
 
     def _chunk_events(self, chunk: Any) -> Iterator[StreamEvent]:
-        for choice in chunk.choices or ():
-            delta = choice.delta
-            calls = [
-                ToolCallDelta(
-                    index=tc.index if tc.index is not None else position,  # some servers omit it
-                    id=tc.id,
-                    name=tc.function.name if tc.function else None,
-                    arguments=_json_text(tc.function.arguments, "") if tc.function else "",
-                )
-                for position, tc in enumerate(delta.tool_calls or [] if delta else [])
-            ]
-            text = (delta.content or "") if delta else ""
-            if text or calls or choice.finish_reason:
-                yield StreamEvent(text=text, tool_calls=calls, finish_reason=choice.finish_reason, index=choice.index)
-        if chunk.usage is not None:
-            usage = Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
+        read = Reader(self.model_id, stream=True)
+        for index, text, calls, finish_reason in read.chunk(chunk):
+            if text or calls or finish_reason:
+                yield StreamEvent(text=text, tool_calls=calls, finish_reason=finish_reason, index=index)
+        counted = read.usage(field(chunk, "usage"))
+        if counted is not None:
+            usage = Usage(*counted)
             yield StreamEvent(usage=tokens.add_cost(usage, self.model) if self.official else usage)
 
-    def _truncated(self) -> E.MalformedStreamError:
-        return E.MalformedStreamError(
-            "the stream ended before the model finished (no finish_reason)",
-            model=self.model_id,
-            hint="The connection was probably cut. llmkit retries only when nothing had been received.",
-        )
-
     def complete(self, prompt: str, options: dict[str, Any]) -> Response:
-        params: dict[str, Any] = {"model": self.model, "prompt": prompt, **options}
+        params: dict[str, Any] = _wire({"model": self.model, "prompt": prompt, **options})
         if isinstance(params.get("stop"), str):
             params["stop"] = [params["stop"]]
-        try:
-            completion = self.sdk.completions.create(**params)
-        except Exception as exc:
-            raise map_error(exc, self.model_id, self.base_url) from None
-        choices = sorted(getattr(completion, "choices", None) or [], key=lambda c: c.index or 0)
-        if not choices:
-            raise E.MalformedResponseError("the server's completion has no choices", model=self.model_id)
-        texts = [c.text or "" for c in choices]
+        completion = self._call(self._at(options, "complete"), self.sdk.completions.create, **params)
+        read = Reader(self.model_id)
+        choices = read.choices(completion)
+        texts = [read.text(field(c, "text"), f"choices[{i}].text") or "" for i, c in enumerate(choices)]
         return Response(
             text=texts[0],
             texts=texts,
-            finish_reason=choices[0].finish_reason,
-            usage=self._usage(completion.usage, prompt, texts),
-            served_model=completion.model,
-            id=completion.id,
+            finish_reason=read.finish_reason(choices[0], "choices[0]"),
+            usage=self._usage(read.usage(field(completion, "usage")), prompt, texts),
+            served_model=_text_or_none(field(completion, "model")),
+            id=_text_or_none(field(completion, "id")),
             raw=completion,
         )
 
     def embed(self, texts: list[str], options: dict[str, Any]) -> Embeddings:
+        at = self._at(options, "embed")
         parts = []
         for chunk in self._embed_chunks(texts):
-            try:
-                result = self.sdk.embeddings.create(**self._embed_params(chunk, options))
-            except Exception as exc:
-                raise map_error(exc, self.model_id, self.base_url) from None
+            params = self._embed_params(chunk, options)
+            result = self._call(at, self.sdk.embeddings.create, **params)
             parts.append(self._to_embeddings(result, chunk))
         return _joined(parts)
 
     async def aembed(self, texts: list[str], options: dict[str, Any]) -> Embeddings:
+        at = self._at(options, "embed")
+        sdk = await self.async_sdk()
         parts = []
         for chunk in self._embed_chunks(texts):
-            try:
-                result = await self.async_sdk.embeddings.create(**self._embed_params(chunk, options))
-            except Exception as exc:
-                raise map_error(exc, self.model_id, self.base_url) from None
+            result = await self._acall(at, sdk.embeddings.create(**self._embed_params(chunk, options)))
             parts.append(self._to_embeddings(result, chunk))
         return _joined(parts)
 
@@ -498,27 +517,19 @@ class OpenAIBackend(Backend):
 
     def _embed_params(self, texts: list[str], options: dict[str, Any]) -> dict[str, Any]:
         # floats, not the SDK's default base64: every compatible server speaks floats
-        return {"model": self.model, "input": texts, "encoding_format": "float", **options}
+        return _wire({"model": self.model, "input": texts, "encoding_format": "float", **options})
 
     def _to_embeddings(self, result: Any, texts: list[str]) -> Embeddings:
-        data = sorted(getattr(result, "data", None) or [], key=lambda d: d.index or 0)
-        try:
-            vectors = [[float(x) for x in d.embedding] for d in data]
-        except (TypeError, ValueError):
-            vectors = []
-        if len(vectors) != len(texts) or any(len(v) != len(vectors[0]) or not v for v in vectors):
-            raise E.MalformedResponseError(
-                f"the server sent {len(data)} embeddings of unusable shape for {len(texts)} texts",
-                model=self.model_id,
-            )
-        usage = getattr(result, "usage", None)
-        if usage is not None and getattr(usage, "prompt_tokens", None) is not None:
-            counted = Usage(usage.prompt_tokens, 0)
+        read = Reader(self.model_id)
+        vectors = read.vectors(result, len(texts))
+        reported = read.usage(field(result, "usage"))
+        if reported is not None:
+            counted = Usage(reported[0], 0)
         else:
             counted = Usage(sum(int(tokens.count(t, self.model)) for t in texts), 0, estimated=True)
         if self.official:
             tokens.add_cost(counted, self.model)
-        return Embeddings(vectors, served_model=getattr(result, "model", None), usage=counted)
+        return Embeddings(vectors, served_model=_text_or_none(field(result, "model")), usage=counted)
 
     def count_tokens(self, content: str | list[Message]) -> TokenCount:
         return tokens.count(content, self.model)
@@ -545,7 +556,7 @@ class OpenAIBackend(Backend):
 _SETTING_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "api_key": ((str,), "a string"), "api_key_env": ((str,), "an environment variable's name"),
     "base_url": ((str,), "a URL string"), "organization": ((str,), "a string"), "project": ((str,), "a string"),
-    "timeout": ((int, float), "a number of seconds > 0"), "context_window": ((int,), "an int > 0"),
+    "timeout": ((int, float), "a number of seconds > 0 (inf: no limit)"), "context_window": ((int,), "an int > 0"),
     "headers": ((dict,), "a table of header names to string values"), "stream_usage": ((bool,), "true or false"),
 }  # fmt: skip
 
@@ -558,7 +569,7 @@ def _check_settings(settings: dict[str, Any]) -> None:
         types, what = _SETTING_TYPES[name]
         ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
         if ok and name in ("timeout", "context_window"):
-            ok = value > 0
+            ok = value > 0 and (math.isfinite(value) or (name == "timeout" and value == math.inf))
         if ok and name == "headers":
             ok = all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
         if not ok:
@@ -577,8 +588,43 @@ def _joined(parts: list[Embeddings]) -> Embeddings:
     return Embeddings(vectors, served_model=parts[0].served_model, usage=usage)
 
 
-def _json_text(arguments: Any, empty: str = "{}") -> str:
-    """Tool-call arguments as JSON text (some servers send an object, not a string)."""
-    if arguments is None or arguments == "":
-        return empty
-    return arguments if isinstance(arguments, str) else json.dumps(arguments)
+class _StreamCheck:
+    """What a whole stream must have had: a finish_reason, and a name for every tool call
+    (the name comes in one of a call's pieces; a call never named cannot be run)."""
+
+    def __init__(self, model_id: str) -> None:
+        self.model_id = model_id
+        self.finished = False
+        self.named: dict[int, bool] = {}
+
+    def saw(self, event: StreamEvent) -> StreamEvent:
+        self.finished = self.finished or event.finish_reason is not None
+        for d in event.tool_calls:
+            self.named[d.index] = self.named.get(d.index, False) or bool(d.name)
+        return event
+
+    def end(self) -> None:
+        if not self.finished:
+            raise E.MalformedStreamError(
+                "the stream ended before the model finished (no finish_reason)",
+                model=self.model_id,
+                hint="The connection was probably cut. llmkit retries only when nothing had been received.",
+            )
+        nameless = sorted(i for i, named in self.named.items() if not named)
+        if nameless:
+            raise E.MalformedStreamError(f"the stream's tool call #{nameless[0]} never named its tool",
+                                         model=self.model_id)  # fmt: skip
+
+
+def _wire(params: dict[str, Any]) -> dict[str, Any]:
+    """Request parameters as the SDK takes them: timeout inf is no limit (None), and
+    every extra header's value is remembered as a secret (servers echo headers back)."""
+    if isinstance(params.get("timeout"), float) and math.isinf(params["timeout"]):
+        params["timeout"] = None
+    for name, value in (params.get("extra_headers") or {}).items():
+        E.remember_header(str(name), value)
+    return params
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import time
 from typing import Any
 
@@ -37,26 +38,33 @@ _BY_STATUS: dict[int, type[E.LLMKitError]] = {
 
 
 def retry_after(headers: Any) -> float | None:
-    """Seconds the server asks us to wait: retry-after-ms, or retry-after (seconds or a date)."""
+    """Seconds the server asks us to wait: retry-after-ms, or retry-after (seconds or a
+    date). A value that is no wait (negative, NaN, infinite, unparsable) counts as none
+    given, so backoff applies: "-5" must not mean "hammer me"."""
     if headers is None:
         return None
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
+    ms = _seconds(headers.get("retry-after-ms"))
+    if ms is not None:
+        return ms / 1000
     value = headers.get("retry-after")
     if not value:
         return None
+    seconds = _seconds(value)
+    if seconds is not None:
+        return seconds
     try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, when.timestamp() - time.time())
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())  # a date already past: retry now
+
+
+def _seconds(value: Any) -> float | None:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
 def _server_message(body: Any) -> str:

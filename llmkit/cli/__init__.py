@@ -20,6 +20,18 @@ COMMANDS = {
     "models": ("llmkit.cli.models", "list providers, aliases and configured endpoints"),
     "train": ("llmkit.cli.train", "train the bundled GPT architecture on your own text"),
     "attention": ("llmkit.cli.attention", "show a model's attention weights as per-layer, per-head heatmaps"),
+    "compress": ("llmkit.cli.compress", "compress a file losslessly with a local model (arithmetic coding)"),
+    "decompress": ("llmkit.cli.decompress", "give back the original of a file made by `llmkit compress`"),
+    "bpb": ("llmkit.cli.bpb", "bits per byte of files under local models, beside gzip, bz2 and xz"),
+    # tasks (llmkit.tasks): files or stdin in, text or --json out
+    "complete": ("llmkit.cli.complete", "complete code at a cursor (FILE:LINE[:COL]) or from stdin"),
+    "translate": ("llmkit.cli.translate", "translate text, keeping Markdown, code and placeholders"),
+    "qa": ("llmkit.cli.qa", "answer a question from documents, with citations (or abstain)"),
+    "topics": ("llmkit.cli.topics", "find the topics in a set of documents"),
+    "summarize": ("llmkit.cli.summarize", "summarise a document, however long"),
+    "sentiment": ("llmkit.cli.sentiment", "label the sentiment of texts (one per line, or files)"),
+    "extract": ("llmkit.cli.extract", "pull structured facts out of text, by a JSON schema"),
+    "eval": ("llmkit.cli.eval", "measure a task's quality on a model, on real evaluation data"),
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -94,11 +95,17 @@ def resume(history: Any, args: argparse.Namespace) -> tuple[str | None, list, di
 
 def run(args: argparse.Namespace) -> int:
     from llmkit.conversation import Cancelled, Conversation, open_client
-    from llmkit.errors import ReplyInterruptedError
+    from llmkit.errors import HistoryError, ReplyInterruptedError, UnknownModelError
 
-    prompt = " ".join(args.prompt)
+    if args.model is not None and not args.model.strip():  # -m '' is a mistake, not "the default"
+        raise UnknownModelError("-m was given an empty model id", hint="Name a model, or leave -m out for the default.")
+    prompt = " ".join(_text(os.fsencode(a), "the arguments") for a in args.prompt)
     if not sys.stdin.isatty():
-        piped = sys.stdin.read()
+        data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8", "replace")
+        if b"\0" in data[:8192]:
+            print("error: stdin holds binary data, not text (pipe in a text file)", file=sys.stderr)
+            return 2
+        piped = _text(data, "stdin")
         if piped.strip():
             prompt = f"{prompt}\n\n{piped}" if prompt else piped
     if not prompt.strip():
@@ -116,6 +123,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         turn = conv.send(prompt, on_text=_stdout_writer() if streaming else None, stream=streaming,
                          catch_interrupt=True)  # fmt: skip
+    except HistoryError as exc:  # answered, but not recorded: say so, as when the history cannot be opened
+        print(f"warning: not recorded in the history: {exc.one_line()}", file=sys.stderr)
+        turn = conv.turns[-1]
     except _OutputClosed:  # closed before anything was written: nothing to keep
         raise BrokenPipeError() from None
     except Cancelled:
@@ -142,6 +152,16 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(turn.text)
     return 0
+
+
+def _text(data: bytes, where: str) -> str:
+    """Bytes as text: UTF-8, with undecodable bytes as U+FFFD (said once on stderr), so
+    that what is answered can be printed and recorded (a lone surrogate can be neither)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        print(f"warning: {where} is not valid UTF-8: undecodable bytes are shown as \ufffd", file=sys.stderr)
+        return data.decode("utf-8", "replace")
 
 
 def _client(model: str | None, kwargs: dict[str, Any]) -> Any:

@@ -22,6 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import llmkit
 
+    if not args.text.strip():  # no tokens: nothing to show, and an empty heatmap says nothing
+        raise llmkit.UsageError("the text is empty", hint='Give a text to look at, e.g. "The cat sat on the mat".')
     client = llmkit.Client(args.model)
     attention = getattr(client.backend, "attention", None)
     if attention is None:

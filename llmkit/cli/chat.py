@@ -34,6 +34,10 @@ def run(args: argparse.Namespace) -> int:
     from llmkit.repl.input import make_reader
     from llmkit.repl.render import Renderer
 
+    if args.model is not None and not args.model.strip():  # -m '' is a mistake, not "the default"
+        from llmkit.errors import UnknownModelError
+
+        raise UnknownModelError("-m was given an empty model id", hint="Name a model, or leave -m out for the default.")
     out = Renderer()
     history = open_history(args)
     cid, turns, conversation = resume(history, args) if history is not None else (None, [], {})

@@ -29,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from llmkit.errors import InvalidOptionError
-    from llmkit.logs import History, db_path
+    from llmkit.logs import db_path
 
     path = db_path()
     if args.path:
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     if not path.exists():
         print("[]" if args.json else f"no history yet ({path})")
         return 0
-    with History(path) as history:
+    with _open(path) as history:
         if args.list:
             rows = history.conversations(limit)
             _print_conversations(rows, history, args.json)
@@ -56,6 +56,18 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_turns(found, systems)
     return 0
+
+
+def _open(path: Any) -> Any:
+    """The history, read-only when it cannot be opened for writing (a file the user may
+    only read): reading needs no more."""
+    from llmkit.errors import ConfigurationError
+    from llmkit.logs import History
+
+    try:
+        return History(path)
+    except ConfigurationError:
+        return History(path, readonly=True)
 
 
 def _turn_json(cid: str, t: Any, system: str | None) -> dict[str, Any]:

@@ -8,17 +8,20 @@ A JSON list of OpenAI-shaped messages loads too."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
 
 from ..atomic import write_text_atomic
-from ..errors import UsageError
+from ..errors import InvalidOptionError, UsageError
 from ..types import Message, Usage
+from ..userfiles import read_capped
 from .turn import Turn
 
 __all__ = ["save", "load"]
 
+MAX_LOAD_BYTES = 50_000_000  # a saved conversation; a bigger file is not one
 _TURN_HEADER = re.compile(r"^## (user|assistant)( \((?P<meta>[^)]*)\))?\s*$")
 
 
@@ -46,7 +49,7 @@ def load(path: str) -> tuple[list[Turn], str | None]:
     OpenAI-shaped messages)."""
     p = Path(path).expanduser()
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_capped(p, MAX_LOAD_BYTES, "/load").decode("utf-8")
     except FileNotFoundError:
         raise UsageError(f"no such file: {p}") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -54,15 +57,18 @@ def load(path: str) -> tuple[list[Turn], str | None]:
     if p.suffix.lower() == ".json":
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
             raise UsageError(f"{p} is not valid JSON: {exc}") from None
         if isinstance(data, list):
-            return _from_messages(data)
+            return _from_messages(data, p)
         if isinstance(data, dict) and isinstance(data.get("turns"), list):
             system = data.get("system")
             if system is not None and not isinstance(system, str):
                 raise UsageError(f"{p}: 'system' must be text", hint="Load a file written by /save.")
-            return [_turn_from(d, p) for d in data["turns"]], system or None
+            try:
+                return [_turn_from(d, p) for d in data["turns"]], system or None
+            except InvalidOptionError as exc:  # e.g. a lone surrogate escaped in the JSON
+                raise UsageError(f"{p}: a saved turn cannot be used: {exc.message}", hint=exc.hint) from None
         raise UsageError(f"{p} is not a saved conversation", hint="Load a file written by /save.")
     return _from_markdown(text, p)
 
@@ -91,15 +97,23 @@ def _turn_from(d: Any, p: Path) -> Turn:
         raise bad("has a 'model' that is not text or an 'interrupted' that is not true/false")
     u = d.get("usage") or {}
     numbers = [u.get(k) for k in ("input_tokens", "output_tokens", "cost")] if isinstance(u, dict) else [None, "x"]
-    if any(v is not None and (isinstance(v, bool) or not isinstance(v, int | float)) for v in numbers):
-        raise bad("has a 'usage' that is not a table of numbers")
+    if any(v is not None and (isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0)
+           for v in numbers):  # fmt: skip
+        raise bad("has a 'usage' that is not a table of counts and a cost (finite numbers >= 0)")
     return Turn(Message("user", d["user"]), Message("assistant", reply) if isinstance(reply, str) else None,
                 model=d.get("model") or "", interrupted=bool(d.get("interrupted")),
                 usage=Usage(u.get("input_tokens") or 0, u.get("output_tokens") or 0, u.get("cost")))  # fmt: skip
 
 
-def _from_messages(items: list) -> tuple[list[Turn], str | None]:
-    messages = [Message.from_dict(m) for m in items if isinstance(m, dict)]
+def _from_messages(items: list, p: Path) -> tuple[list[Turn], str | None]:
+    messages = []
+    for i, item in enumerate(items):  # each message checked, as the SDK checks them
+        try:
+            if not isinstance(item, dict):
+                raise InvalidOptionError(f"it is {type(item).__name__}, not a message object")
+            messages.append(Message.from_dict(item))
+        except InvalidOptionError as exc:
+            raise UsageError(f"{p}: message #{i} cannot be used: {exc.message}", hint=exc.hint) from None
     system = "\n\n".join(m.text for m in messages if m.role == "system") or None
     turns: list[Turn] = []
     for m in messages:

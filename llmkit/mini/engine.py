@@ -187,6 +187,29 @@ class MiniEngine:
         picked = logp.gather(1, torch.tensor(ids).unsqueeze(1)).squeeze(1).tolist()
         return [TokenLogprob(self.tokenizer.token_str(i), lp) for i, lp in zip(ids, picked, strict=True)]
 
+    # --- distributions (llmkit.mini.distributions: what the compressor codes with) -------
+
+    def tokenize(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text)
+
+    def detokenize(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids)
+
+    def stepper(self, batch_size: int, threads: int | None = None) -> Any:
+        from llmkit.mini.distributions import stepper
+
+        return stepper(self, batch_size, threads)
+
+    def next_token_logprobs(self, sequences: list[list[int]]) -> Any:
+        from llmkit.mini.distributions import next_token_logprobs
+
+        return next_token_logprobs(self, sequences)
+
+    def fingerprint(self) -> dict[str, Any]:
+        from llmkit.mini.distributions import fingerprint
+
+        return fingerprint(self)
+
     def attention(self, text: str) -> tuple[list[str], torch.Tensor]:
         """(tokens, attention weights (layers, heads, T, T)) of `text`, recomputed from hooks."""
         from llmkit.mini.attention_maps import attention_maps
@@ -245,11 +268,16 @@ class MiniEngine:
         return GenerationStream(self._decode(plan, [state]), state, plan.prompt_tokens)
 
     def infill(self, prefix: str, suffix: str, params: SamplingParams | None = None, *,
-               truncate: Literal["left"] | None = None, **options: Any) -> list[Generation]:  # fmt: skip
+               truncate: Literal["left"] | None = None, token_healing: bool = True,
+               **options: Any) -> list[Generation]:  # fmt: skip
         """Fill in the middle between `prefix` and `suffix` (PSM order, as in training).
 
         With truncate="left", the prefix loses tokens from its start and then the suffix
-        from its end until the prompt fits.
+        from its end until the prompt fits. `token_healing` backs up over the prefix's
+        last token, as `generate` does: a prefix that ends at a line break ends in a bare
+        "\n" token, which the tokenizer never produces before indented code (it merges
+        the newline into the indentation), and without healing the model reads the
+        prefix as cut mid-token and continues a word ("e = 0" where "depth -= 1" belongs).
         """
         params = _params(params, options)
         check_truncate(truncate)
@@ -262,8 +290,12 @@ class MiniEngine:
                 cut = min(excess, len(pre))
                 pre, excess = pre[cut:], excess - cut
                 suf = suf[: len(suf) - excess]
+        heal = b""
+        if token_healing:  # the middle re-creates the prefix's last token (its bytes are not repeated)
+            pre, heal = self._healer.back_up(pre)
         ids = [tok.fim_prefix_id, *pre, tok.fim_suffix_id, *suf, tok.fim_middle_id]
-        return self._collect(self._plan(ids, params, truncate=None, heal=False))
+        plan = self._plan(ids, params, truncate=None, heal=False)
+        return self._collect(dataclasses.replace(plan, heal=heal))
 
     # --- internals ----------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from ..errors import UsageError
+from ..userfiles import read_capped
 
 __all__ = ["read_attachment", "format_attachment", "MAX_ATTACH_BYTES"]
 
@@ -25,7 +26,7 @@ def read_attachment(path: str, max_bytes: int = MAX_ATTACH_BYTES) -> tuple[str, 
     if size > max_bytes:
         raise UsageError(f"{p} is {size:,} bytes; the limit for /attach is {max_bytes:,}",
                           hint="Attach a smaller file or an excerpt of it.")  # fmt: skip
-    data = p.read_bytes()
+    data = read_capped(p, max_bytes, "/attach")  # the size above can lie: /dev/zero says 0 and never ends
     if b"\0" in data[:8192]:
         raise UsageError(f"{p} is a binary file", hint="Only text files can be attached.")
     try:

@@ -54,7 +54,15 @@ class PlainReader:
             return line
         lines: list[str] = []
         while True:
-            line = input("")
+            try:
+                line = input("")
+            except EOFError:  # the input ended before the closing fence: say so, keep what was typed
+                if not lines:
+                    print(f'warning: the input ended inside an empty {MULTILINE_FENCE} block', file=sys.stderr)
+                    raise
+                print(f"warning: the input ended inside a {MULTILINE_FENCE} block (no closing {MULTILINE_FENCE}): "
+                      "sending what it holds", file=sys.stderr)  # fmt: skip
+                return "\n".join(lines)
             if line.strip() == MULTILINE_FENCE:
                 return "\n".join(lines)
             lines.append(line)

@@ -2,7 +2,9 @@
 
 It speaks the real protocol over a real socket (HTTP/1.1 keep-alive, chunked SSE
 streams), so code under test runs the whole network path. By default it echoes; tests
-script exact replies, failures, dropped connections and delays:
+script exact replies, failures, dropped connections, delays and the faults of a bad
+network or a bad server (a body dripped a byte at a time, a stream that never ends,
+request headers echoed back in an error):
 
     >>> import llmkit
     >>> with OpenAICompatibleServer() as server:
@@ -24,7 +26,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -45,10 +47,12 @@ class Reply:
     finish_reason: str | None = None
     error: dict[str, Any] | None = None  # body {"error": ...} for status >= 400
     body: bytes | None = None  # raw body, sent as is
-    sse: list[bytes] | None = None  # raw stream events ("data: ...\n\n"), sent as is
+    sse: Iterable[bytes] | None = None  # raw stream events ("data: ...\n\n"), sent as is (may never end)
     drop_after: int | None = None  # stream: cut the connection after this many events
     delay: float = 0.0  # seconds before answering
     embeddings: list[list[float]] | None = None  # /embeddings: these vectors instead of the default ones
+    drip: float = 0.0  # seconds between bytes of the body (or of each stream event): a slow network
+    echo_headers: bool = False  # status >= 400: the error message repeats every request header
 
 
 Responder = Callable[[str, dict[str, Any]], Reply]
@@ -84,9 +88,9 @@ class OpenAICompatibleServer:
         with self._lock:
             self._queue.extend(replies)
 
-    def next_reply(self, path: str, body: dict[str, Any]) -> Reply:
+    def next_reply(self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> Reply:
         with self._lock:
-            self.requests.append({"path": path, "body": body})
+            self.requests.append({"path": path, "body": body, "headers": dict(headers or {})})
             if self._queue:
                 return self._queue.popleft()
         return self.responder(path, body) if self.responder else Reply()
@@ -132,8 +136,19 @@ def _make_handler(server: OpenAICompatibleServer) -> type[BaseHTTPRequestHandler
         protocol_version = "HTTP/1.1"  # keep-alive, like real servers
         disable_nagle_algorithm = True  # else small writes wait ~40 ms for delayed ACKs
 
+        drip = 0.0
+
         def log_message(self, *args: Any) -> None:  # quiet
             pass
+
+        def _write(self, data: bytes) -> None:
+            if not self.drip:
+                self.wfile.write(data)
+                return
+            for i in range(len(data)):  # a byte at a time: never silent for long, never done
+                self.wfile.write(data[i : i + 1])
+                self.wfile.flush()
+                time.sleep(self.drip)
 
         def do_GET(self) -> None:
             if self.path.rstrip("/").endswith("/models"):
@@ -157,13 +172,17 @@ def _make_handler(server: OpenAICompatibleServer) -> type[BaseHTTPRequestHandler
             if not path.endswith(("/chat/completions", "/completions", "/embeddings")):
                 self._json(404, {"error": {"message": f"no route {path}", "code": "not_found"}})
                 return
-            reply = server.next_reply(path, body)
+            reply = server.next_reply(path, body, dict(self.headers.items()))
+            self.drip = reply.drip
             if reply.delay:
                 time.sleep(reply.delay)
             if reply.body is not None:
                 self._send(reply.status, reply.body, "application/json", reply.headers)
             elif reply.status >= 400:
                 error = reply.error or {"message": f"scripted {reply.status}", "type": "server_error"}
+                if reply.echo_headers:  # as some proxies and debug servers do
+                    error = {**error, "message": f"{error.get('message', '')} (request headers: "
+                             + ", ".join(f"{k}: {v}" for k, v in self.headers.items()) + ")"}  # fmt: skip
                 self._json(reply.status, {"error": error}, reply.headers)
             elif path.endswith("/embeddings"):
                 self._json(200, _embeddings(body, reply), reply.headers)
@@ -182,7 +201,7 @@ def _make_handler(server: OpenAICompatibleServer) -> type[BaseHTTPRequestHandler
             for k, v in (headers or {}).items():
                 self.send_header(k, v)
             self.end_headers()
-            self.wfile.write(payload)
+            self._write(payload)
 
         def _json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
             self._send(status, json.dumps(data).encode(), "application/json", headers)
@@ -203,7 +222,7 @@ def _make_handler(server: OpenAICompatibleServer) -> type[BaseHTTPRequestHandler
                     return
                 if server.chunk_delay:
                     time.sleep(server.chunk_delay)
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+                self._write(b"%x\r\n%s\r\n" % (len(event), event))
                 self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")
 

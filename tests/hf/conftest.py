@@ -37,14 +37,14 @@ SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<pad>"]
 FIM = ["<fim_prefix>", "<fim_suffix>", "<fim_middle>"]
 
 
-def build_tokenizer(fim: bool = False, template: str | None = CHATML):
+def build_tokenizer(fim: bool | list[str] = False, template: str | None = CHATML):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    special = SPECIAL + (FIM if fim else [])
+    special = SPECIAL + (fim if isinstance(fim, list) else FIM if fim else [])
     trainer = trainers.BpeTrainer(
         vocab_size=400, special_tokens=special, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
@@ -56,7 +56,7 @@ def build_tokenizer(fim: bool = False, template: str | None = CHATML):
     )
 
 
-def build_model_dir(path: Path, *, fim: bool = False, template: str | None = CHATML, seed: int = 0,
+def build_model_dir(path: Path, *, fim: bool | list[str] = False, template: str | None = CHATML, seed: int = 0,
                     positions: int = 128) -> Path:  # fmt: skip
     """Save a tiny random llama + tokenizer to `path` (as save_pretrained would)."""
     import torch

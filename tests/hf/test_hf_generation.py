@@ -155,6 +155,21 @@ def test_fill_in_the_middle_needs_fim_tokens(tiny, fim_dir):
     assert isinstance(fim.complete("def add(a, b):", suffix="\n", max_tokens=4, temperature=0).text, str)
 
 
+@pytest.mark.parametrize("spelling", [["<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"],  # DeepSeek-Coder
+                                      ["▁<PRE>", "▁<SUF>", "▁<MID>"]])  # CodeLlama
+def test_fill_in_the_middle_with_other_families_tokens(tmp_path, spelling):
+    from hf.conftest import build_model_dir
+
+    client = llmkit.Client(f"hf:{build_model_dir(tmp_path / 'fim', fim=spelling)}")
+    assert client.capabilities.fill_in_the_middle
+    ids = client.backend._complete_ids("def f(x):", {"suffix": "\n    return y\n"})
+    tok = client.backend.engine.tokenizer
+    marks = [tok.convert_tokens_to_ids(t) for t in spelling]
+    assert [i for i in ids if i in marks] == marks  # each once, prefix-suffix-middle order
+    assert ids[-1] == marks[2] and tok.decode(ids[1 : ids.index(marks[1])]) == "def f(x):"
+    assert isinstance(client.complete("def f(x):", suffix="\n", max_tokens=3, temperature=0).text, str)
+
+
 async def _achat(client):
     return await client.achat("Hello there", **GREEDY)
 

@@ -189,7 +189,7 @@ def test_infill_uses_fim_tokens(trained_engine: MiniEngine) -> None:
     e = trained_engine
     tok = e.tokenizer
     prefix, suffix = "def add3(x):\n", "\n\ndef mix4(y):\n    return y + 2\n"
-    [g] = e.infill(prefix, suffix, max_tokens=12, temperature=0)
+    [g] = e.infill(prefix, suffix, max_tokens=12, temperature=0, token_healing=False)
     assert g.prompt_tokens == len(tok.encode(prefix)) + len(tok.encode(suffix)) + 3
     fim = {tok.fim_prefix_id, tok.fim_suffix_id, tok.fim_middle_id}
     assert not fim & set(g.token_ids)
@@ -203,6 +203,26 @@ def test_infill_uses_fim_tokens(trained_engine: MiniEngine) -> None:
     assert g.token_ids[0] == int(logits.argmax())
     [short] = e.infill(prefix * 40, suffix * 40, max_tokens=5, temperature=0, truncate="left")
     assert short.prompt_tokens + 5 <= e.context_window
+
+
+def test_infill_heals_the_prefix_last_token(trained_engine: MiniEngine) -> None:
+    """A prefix ending at a line break ends in a bare "\n" token: the middle must
+    re-create it (as one natural token with the indentation), not be read as the rest
+    of a cut word, and the re-created bytes are not repeated in the output."""
+    e = trained_engine
+    tok = e.tokenizer
+    prefix, suffix = "def add3(x):\n", "\n\ndef mix4(y):\n    return y + 2\n"
+    pre = tok.encode(prefix)
+    removed = tok.token_bytes(pre[-1])
+    assert removed.isspace()
+    for seed in range(4):
+        [g] = e.infill(prefix, suffix, max_tokens=8, temperature=1.0, seed=seed)
+        assert g.prompt_tokens == len(pre) - 1 + len(tok.encode(suffix)) + 3  # the last token backed up
+        raw = tok.decode_bytes(g.token_ids)
+        assert raw.startswith(removed)  # constrained to re-create it first
+        assert g.text == raw[len(removed):].decode("utf-8", "replace")
+    [plain] = e.infill(prefix, suffix, max_tokens=8, temperature=0, token_healing=False)
+    assert plain.prompt_tokens == len(pre) + len(tok.encode(suffix)) + 3
 
 
 def test_logprobs_equal_direct_forward(engine: MiniEngine) -> None:

@@ -59,3 +59,15 @@ def test_example_runs_on_the_shipped_model():
     r = subprocess.run([sys.executable, str(example)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "completion model: True" in r.stdout and "bits per byte" in r.stdout
+
+
+def test_infill_after_a_line_break_starts_a_line_not_a_word():
+    """The shipped model's infills used to continue a cut word ("e:" where a statement
+    belongs) after a prefix ending in a newline; healed, they start with indentation."""
+    client = llmkit.Client("mini")
+    prefix = "def balanced(s):\n    depth = 0\n    for ch in s:\n        if ch == '(':\n            depth += 1\n"
+    suffix = "        if depth < 0:\n            return False\n    return depth == 0\n"
+    text = client.complete(prefix, suffix=suffix, max_tokens=12, temperature=0).text
+    assert text[:1].isspace(), text
+    raw = llmkit.Client("mini", token_healing=False).complete(prefix, suffix=suffix, max_tokens=12, temperature=0)
+    assert raw.text != text  # healing is what changed it
