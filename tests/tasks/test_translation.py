@@ -376,6 +376,6 @@ def test_evaluation_on_django_catalogs_with_a_copying_model():
     assert report["n"] == 12 and report["n_with_placeholders"] == 6
     assert report["llmkit"]["placeholders_kept"] == 1.0 and report["llmkit"]["errors"] == 0
     assert 0 < report["llmkit"]["chrf"] < 100 and set(report["baseline"]) >= {"chrf", "placeholders_kept"}
-    assert report["data"].startswith("django-")
+    assert report["data"].startswith("django-") and report["copy_source"]["chrf"] == report["llmkit"]["chrf"]
     with pytest.raises(UsageError, match="Django has no"):
         evaluation.django_pairs("aa")

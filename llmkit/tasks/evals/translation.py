@@ -15,7 +15,10 @@ placeholders.
 Figures: chrF (sacrebleu, character n-gram F-score against the human translation,
 0-100) and the share of strings with protected spans whose translation keeps every
 one of them, for `llmkit.tasks.translate` beside a naive baseline on the same model
-(a plain "Translate to French:" prompt, no protection, no check, no clean-up).
+(a plain "Translate to French:" prompt, no protection, no check, no clean-up), and
+the chrF of the source left untranslated (`copy_source`): UI strings share so many
+characters with their translations (placeholders, names, cognates) that a model must
+beat that floor before its chrF means it translates.
 """
 
 from __future__ import annotations
@@ -130,6 +133,9 @@ def evaluate_translation(
             "data": f"{wheel('django').name.split('-py')[0]} gettext catalogs (en -> {tag})",
             "n": len(sample), "n_with_placeholders": sum(1 for s in sources if find_items(s)),
             "protect": protect, "llmkit": ours,
+            # the floor to beat: chrF of the English left as it is (placeholders, names and
+            # cognates match the reference without any translation)
+            "copy_source": {"chrf": round(sacrebleu.corpus_chrf(sources, [refs]).score, 2)},
             "examples": [{"source": s, "reference": r, "llmkit": o.text if isinstance(o, Translation) else str(o)}
                          for (s, r), o in list(zip(sample, results, strict=True))[:5]],
         }  # fmt: skip
