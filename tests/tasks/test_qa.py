@@ -346,10 +346,22 @@ def test_smollm2_cites_an_answer_it_finds_and_abstains_on_what_the_text_does_not
 
 
 @pytest.mark.slow
-def test_evaluate_squad_reports_both_figures_on_a_few_questions(smollm2):
+def test_evaluate_squad_reports_both_figures_on_a_few_questions(smollm2, tmp_path):
+    import json
+
     from llmkit.tasks.evals.squad import evaluate_squad
 
-    out = evaluate_squad(smollm2, limit=4)
+    context = NORMANS[0]  # a file in the official SQuAD 2.0 format, written here (no shared data needed)
+    qas = [{"id": "a1", "question": "Who was the leader of the Norse?", "is_impossible": False,
+            "answers": [{"text": "Rollo", "answer_start": context.index("Rollo")}]},
+           {"id": "a2", "question": "Which region of France is named after the Normans?", "is_impossible": False,
+            "answers": [{"text": "Normandy", "answer_start": context.index("Normandy")}]},
+           {"id": "n1", "question": "Who was the leader of the Danes in 1200?", "is_impossible": True, "answers": []},
+           {"id": "n2", "question": "What did the raiders eat on their ships?", "is_impossible": True, "answers": []}]
+    data = tmp_path / "squad.json"
+    data.write_text(json.dumps({"version": "v2.0", "data": [{"title": "Normans",
+                                                             "paragraphs": [{"context": context, "qas": qas}]}]}))
+    out = evaluate_squad(smollm2, data, limit=4)
     for part in ("answer", "naive"):
         figures = out[part]
         assert figures["total"] == 4 and figures["has_ans"] + figures["no_ans"] == 4
