@@ -4,20 +4,18 @@ BM25 (`bm25s`, Lucene scoring) over words that are lower-cased, stripped of Engl
 stop words and lightly stemmed ("centuries" and "century" meet), so that a question
 finds its passage among many documents. Where the model has embeddings, the BM25 rank
 and the embedding rank are fused (reciprocal rank fusion), which needs no score scale
-shared between the two. Sentence ranking inside one passage uses the same words with
-IDF over the passage's own sentences: the sentence a SQuAD question is about is the
-top one about three times in four, and in the top two nine times in ten.
+shared between the two. The same BM25 ranks the sentences of a passage: the sentence
+a SQuAD question is about is its top one three times in four, and in its top two
+nine times in ten.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["STOP_WORDS", "Hit", "Index", "bm25", "content_words", "fuse", "sentences", "stem", "top_sentences"]
+__all__ = ["STOP_WORDS", "Hit", "Index", "bm25", "content_words", "fuse", "sentences", "stem"]
 
 STOP_WORDS = frozenset(
     "a about after all also an and any are as at be been before being between both but by can could did do does "
@@ -98,19 +96,3 @@ def sentences(text: str) -> list[tuple[int, int]]:
     if text[start:].strip():
         spans.append((start, len(text.rstrip())))
     return [(a, b) for a, b in spans if text[a:b].strip()]
-
-
-def top_sentences(question: str, text: str) -> list[tuple[tuple[int, int], float]]:
-    """The sentences of `text`, best match for `question` first, each with its score:
-    the IDF (over these sentences) of the question words it holds."""
-    spans = sentences(text)
-    words = [set(content_words(text[a:b])) for a, b in spans]
-    df = Counter(w for ws in words for w in ws)
-    n = len(spans)
-    asked = set(content_words(question))
-
-    def score(ws: set[str]) -> float:
-        return sum(math.log(1 + (n - df[w] + 0.5) / (df[w] + 0.5)) for w in asked & ws)
-
-    scored = [(span, score(ws)) for span, ws in zip(spans, words, strict=True)]
-    return sorted(scored, key=lambda item: -item[1])

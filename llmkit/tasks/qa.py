@@ -11,8 +11,9 @@ the model's embeddings where it has them, `retrieval="hybrid"`). Then, by what t
 model can do (the strategy is reported on each Answer):
 
 - "extractive" (local models, `capabilities.logprobs`): the levers a small model has.
-  It answers in its own words from the best sentences; the answer is aligned to the
-  passage span it means (`_spans.align`), and log-probabilities decide whether to
+  It reads the best two sentences and answers in its own words; the answer is aligned
+  to the spans it may mean (`_spans.align`), log-probabilities pick the span, and the
+  likelihood of the question and of the answer after the text decide whether to
   abstain (`_extractive`). The answer is always a span of the document.
 - "structured": {answer, quote, passage} as JSON (`response_format`); the quote must be
   found in that passage, else one re-ask that says so, then a TaskError. Never a
@@ -35,7 +36,7 @@ from ..client import Client
 from ..errors import LLMKitError, TaskError
 from ..types import assistant, to_messages, user
 from ._core import Task, ask_parsed, ask_structured, failed, run_many, run_one, using
-from ._retrieval import Index, fuse
+from ._retrieval import Hit, Index, fuse
 from ._text import budget, check_text, client_split
 
 __all__ = ["Answer", "Citation", "answer", "answer_batch"]
@@ -172,10 +173,15 @@ class _Job:
             raise TaskError(f"threshold must be a number (nats), not {threshold!r}")
         self.client, self.strategy, self.retrieval, self.top_k = client, strategy, retrieval, top_k
         self.abstain, self.threshold = abstain, threshold
-        self.room = budget(client, reserve=320, cap=1536)
-        self.passage_tokens = min(self.room, _PASSAGE_CAP)
+        if strategy == "extractive":  # two sentences, the question and a short answer: any two passages fit
+            self.room = budget(client, reserve=128, cap=1536)
+            self.passage_tokens = min(self.room // 2, _PASSAGE_CAP)
+        else:  # the numbered passages, the instructions and a JSON answer with its quote
+            self.room = budget(client, reserve=320, cap=1536)
+            self.passage_tokens = min(self.room, _PASSAGE_CAP)
         self._cut: dict[str, list[Citation]] = {}
         self._indexes: dict[tuple[str, ...], tuple[list[Citation], Index]] = {}
+        self._vectors: dict[tuple[str, ...], list[list[float]]] = {}
 
     def task(self, question: str, documents: Any) -> Task[Answer]:
         question = check_text(question, "question").strip()
@@ -202,7 +208,9 @@ class _Job:
         passages, index = self._indexes[key]
         ranking = index.rank(question)
         if self.retrieval == "hybrid" and len(passages) > 1:
-            ranking = fuse(ranking, _embedded(self.client, question, [p.text for p in passages]))
+            if key not in self._vectors:  # the passages are embedded once, the question each time
+                self._vectors[key] = self.client.embed([p.text for p in passages]).vectors
+            ranking = fuse(ranking, _by_similarity(self.client.embed(question).vectors[0], self._vectors[key]))
         return [_scored(passages[h.index], h.score) for h in ranking]
 
     # --- structured and prompted ------------------------------------------------------
@@ -259,13 +267,10 @@ def _scored(c: Citation, score: float) -> Citation:
     return Citation(c.document, c.start, c.end, c.text, round(score, 4))
 
 
-def _embedded(client: Client, question: str, texts: list[str]) -> list[Any]:
-    from ._retrieval import Hit
-
-    vectors = client.embed([question, *texts]).vectors
-    q = vectors[0]
-    sims = [sum(a * b for a, b in zip(q, v, strict=True)) for v in vectors[1:]]
-    return [Hit(i, sims[i]) for i in sorted(range(len(texts)), key=lambda i: -sims[i])]
+def _by_similarity(query: list[float], vectors: list[list[float]]) -> list[Hit]:
+    """The vectors ranked by dot product with `query` (cosine: llmkit's vectors are unit length)."""
+    sims = [sum(a * b for a, b in zip(query, v, strict=True)) for v in vectors]
+    return [Hit(i, sims[i]) for i in sorted(range(len(vectors)), key=lambda i: -sims[i])]
 
 
 _SCHEMA = {

@@ -151,6 +151,12 @@ def test_hybrid_retrieval_uses_the_models_embeddings():
     a = answer("How many queens live in a colony of honey bees?", DOCS, model=client, retrieval="hybrid", top_k=1)
     assert a.passages[0].document == 3 and a.citations[0].document == 3
     assert any(kind == "embed" for kind, _, _ in client.backend.calls)
+    batch = scripted(reply("one queen", "one queen"), reply("1889", "1889"))
+    out = answer_batch(["How many queens?", "When was the tower built?"], DOCS, model=batch, retrieval="hybrid",
+                       concurrency=1)  # fmt: skip
+    assert [a.citations[0].document for a in out] == [3, 0]
+    embedded = [texts for kind, texts, _ in batch.backend.calls if kind == "embed"]
+    assert len(embedded) == 3 and sum(len(t) == len(DOCS) for t in embedded) == 1  # passages once, then each question
 
 
 def test_a_batch_keeps_order_and_holds_a_failed_items_error():
@@ -323,6 +329,18 @@ def test_a_tiny_local_model_gives_a_valid_answer_with_consistent_offsets(tiny_hf
         else:
             assert a.answer == a.citations[0].text and {"question", "overlap"} <= set(a.scores)
         assert all(DOCS[p.document][p.start : p.end] == p.text for p in a.passages)
+
+
+def test_the_bundled_model_with_its_small_window_reads_sentences_that_fit():
+    import llmkit
+
+    long = " ".join(DOCS * 30)  # ~900 words: far past mini's 255-token window
+    with llmkit.Client("mini") as client:
+        (a,) = answer_batch(["What do plants make from sunlight?"], [long, DOCS[2]], model=client, threshold=-1e9)
+        assert isinstance(a, Answer) and a.strategy == "extractive"
+        check_citations(a, [long, DOCS[2]])
+        assert a.passages and all(client.count_tokens(p.text) <= 64 for p in a.passages)  # (255 - 128) // 2
+        assert all([long, DOCS[2]][p.document][p.start : p.end] == p.text for p in a.passages)
 
 
 # --- SmolLM2 end to end (slow) ----------------------------------------------------------

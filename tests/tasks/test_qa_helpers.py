@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from llmkit.tasks._retrieval import bm25, content_words, fuse, sentences, stem, top_sentences
+from llmkit.tasks._retrieval import Index, bm25, content_words, fuse, sentences, stem
 from llmkit.tasks._spans import Span, align, norm_words, overlap, trim
 from llmkit.tasks.evals.squad import exact, f1, load_squad, normalize, score_predictions
 
@@ -58,10 +58,18 @@ def test_sentences_keep_offsets_and_skip_abbreviations():
     ]  # fmt: skip
 
 
-def test_top_sentences_puts_the_matching_sentence_first():
+def test_bm25_ranks_the_sentences_of_a_passage():
     text = "Rollo led the Norse. The Franks lived in Gaul. Normandy is in France."
-    (start, end), score = top_sentences("Where is Normandy?", text)[0]
-    assert text[start:end] == "Normandy is in France." and score > 0
+    spans = sentences(text)
+    best = bm25("Where is Normandy?", [text[a:b] for a, b in spans])[0]
+    assert text[slice(*spans[best.index])] == "Normandy is in France." and best.score > 0
+
+
+def test_an_index_is_built_once_and_searched_by_many_questions():
+    index = Index(DOCS + [""])  # an empty text is allowed, and never found
+    assert index.rank("What do plants make from sunlight?")[0].index == 1
+    assert index.rank("Which tower is in Paris?")[0].index == 0
+    assert index.rank("")[0].score == 0.0
 
 
 # --- spans -------------------------------------------------------------------------
