@@ -1,9 +1,9 @@
 """Model ids -> backends: built-in providers, config aliases and endpoints, plugins.
 
 An id is "provider:model" ("openai:gpt-4o-mini", "hf:/path/to/dir", "local:qwen2.5"),
-a bare provider ("mini"), or an alias from the config file. Backend classes are named
-by import path and imported only when used; plugins (entry-point group "llmkit") are
-discovered once, on the first id that nothing else knows, or when listing providers.
+a bare provider ("mini"), or an alias from the config file. Providers come from one table
+(llmkit.plugins): the built-ins, in-process registrations and plugins, each backend class
+named by import path and imported only when used.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import config as _config
-from .cache import on_clear
+from . import plugins as _plugins
 from .errors import ConfigurationError, PluginError, UnknownModelError
 
 if TYPE_CHECKING:
@@ -32,21 +32,14 @@ __all__ = [
     "default_model",
     "default_model_reason",
     "Resolved",
-    "plugins",
     "BUILTIN",
     "ENTRY_POINT_GROUP",
 ]
 
 log = logging.getLogger("llmkit")
 
-# provider -> (backend class import path, pip extra that provides its dependencies)
-BUILTIN: dict[str, tuple[str, str | None]] = {
-    "openai": ("llmkit.backends.openai:OpenAIBackend", "openai"),
-    "hf": ("llmkit.backends.hf:HFBackend", "hf"),
-    "mini": ("llmkit.backends.mini:MiniBackend", "mini"),
-    "mock": ("llmkit.backends.mock:MockBackend", None),
-}
-ENTRY_POINT_GROUP = "llmkit"
+BUILTIN = _plugins.BUILTIN_PROVIDERS  # provider -> (backend class path, pip extra); one table with the plugins'
+ENTRY_POINT_GROUP = "llmkit.providers"
 
 
 @dataclass
@@ -58,89 +51,42 @@ class Resolved:
     target: str | type
     extra: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    owner: str = "llmkit"  # who registered the provider: llmkit, a plugin's distribution, in-process
 
     @property
     def model_id(self) -> str:
         return f"{self.provider}:{self.model}" if self.model else self.provider
 
 
-class _Plugins:
-    """Providers added at run time: registered in-process (`register_provider`) or
-    discovered once from the entry-point group "llmkit". `clear()` (also run by
-    `llmkit.clear_caches()`) forgets the discovery, so the next unknown id scans again;
-    in-process registrations stay until `unregister_provider`."""
-
-    def __init__(self) -> None:
-        self.registered: dict[str, tuple[str | type, str | None]] = {}
-        self.discovered: dict[str, tuple[str | type, str | None]] = {}
-        self.errors: dict[str, str] = {}  # entry-point name -> what went wrong
-        self.loaded = False
-
-    def get(self, name: str) -> tuple[str | type, str | None] | None:
-        return self.registered.get(name) or self.discovered.get(name)
-
-    def names(self) -> list[str]:
-        return [*self.registered, *(n for n in self.discovered if n not in self.registered)]
-
-    def clear(self) -> None:
-        self.discovered.clear()
-        self.errors.clear()
-        self.loaded = False
-
-
-plugins = _Plugins()
-on_clear(plugins.clear)
-
-
 def register_provider(name: str, backend: str | type, extra: str | None = None) -> None:
-    """Add a provider (for plugins): `backend` is a Backend subclass or "module:Class"."""
-    if not name.isidentifier():
-        raise PluginError(f"provider name {name!r} is not a valid identifier")
-    (plugins.discovered if _discovering else plugins.registered)[name] = (backend, extra)
+    """Add a provider in-process (scripts, tests, a plugin's register() hook): `backend` is a
+    Backend subclass or "module:Class". A plugin package declares it in its metadata instead
+    (entry-point group "llmkit.providers"); see llmkit.plugins."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise PluginError(f"provider name {name!r} is not a valid identifier",
+                          hint="Use letters, digits and underscores, e.g. 'my_server'.")  # fmt: skip
+    if name in BUILTIN:
+        raise PluginError(f"provider {name!r} is built into llmkit and cannot be replaced",
+                          hint="Register it under another name.")  # fmt: skip
+    _plugins.register("provider", name, backend)
 
 
 def unregister_provider(name: str) -> None:
     """Remove a provider added with `register_provider` (e.g. at the end of a test)."""
-    plugins.registered.pop(name, None)
-    plugins.discovered.pop(name, None)
-
-
-_discovering = False  # register_provider calls from an entry point count as discovered
+    _plugins.unregister("provider", name)
 
 
 def load_plugins() -> None:
-    """Discover plugins once. A broken plugin is reported, not fatal to the others."""
-    global _discovering
-    if plugins.loaded:
-        return
-    plugins.loaded = True
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        _discovering = True
-        try:
-            obj = ep.load()
-            if isinstance(obj, type):
-                register_provider(ep.name, obj)
-            elif hasattr(obj, "register"):
-                obj.register()
-            elif callable(obj):
-                obj()
-            else:
-                raise TypeError(f"{ep.value} is neither a Backend class nor a register function")
-        except Exception as exc:  # a plugin's bug must not break llmkit
-            plugins.errors[ep.name] = f"{type(exc).__name__}: {exc}"
-            log.warning("plugin %r failed to load: %s", ep.name, plugins.errors[ep.name])
-        finally:
-            _discovering = False
+    """Discover plugins now (it otherwise happens on first need). Metadata only: no plugin is
+    imported; a broken one is reported (`llmkit.plugins.problems()`), never fatal."""
+    _plugins.plugins()
 
 
 def providers() -> dict[str, str]:
     """All known providers -> where they come from (built-in, config, plugin)."""
-    load_plugins()
     out = {name: "built-in" for name in BUILTIN if name != "mock"}
     out.update({name: "config" for name in _config.load().providers})
-    out.update({name: "plugin" for name in plugins.names()})
+    out.update({name: "plugin" for name in _plugins.names("provider") if name not in out})
     return out
 
 
@@ -163,16 +109,22 @@ def resolve(model_id: str) -> Resolved:
         spec = _config.provider_settings(provider, cfg.providers[provider])
         path, extra = BUILTIN["openai"]
         return Resolved(provider, model, path, extra, spec)
-    if provider in BUILTIN:
-        path, extra = BUILTIN[provider]
-        return Resolved(provider, model, path, extra)
-    if plugins.get(provider) is None:
-        load_plugins()
-    found = plugins.get(provider)
-    if found is not None:
-        target, extra = found
-        return Resolved(provider, model, target, extra)
-    raise _unknown(model_id, provider, cfg)
+    reg = _plugins.get("provider", provider) if provider.isidentifier() else None
+    if reg is None:
+        raise _unknown(model_id, provider, cfg)
+    if reg.owner == _plugins.BUILTIN:
+        return Resolved(provider, model, reg.target, reg.extra)
+    target = reg.load()  # a plugin's: imported now, a failure is a PluginError naming the plugin
+    if not (isinstance(target, type) and issubclass(target, _backend_base())):
+        raise PluginError(f"provider {provider!r} of {reg.owner} is not a Backend subclass ({reg.target!r})",
+                          hint=f"This is a bug in {reg.owner}: report it there, or uninstall it.")  # fmt: skip
+    return Resolved(provider, model, target, reg.extra, owner=reg.owner)
+
+
+def _backend_base() -> type:
+    from .backends.base import Backend
+
+    return Backend
 
 
 def _unknown(model_id: str, provider: str, cfg: _config.Config) -> UnknownModelError:
@@ -184,8 +136,9 @@ def _unknown(model_id: str, provider: str, cfg: _config.Config) -> UnknownModelE
     hint = f"Known providers: {', '.join(sorted(providers()))}."
     if close:
         hint = f"Did you mean {', '.join(repr(c) for c in close)}? " + hint
-    if provider in plugins.errors:
-        hint += f" Plugin {provider!r} failed to load: {plugins.errors[provider]}"
+    troubles = _plugins.problems()
+    if troubles:
+        hint += f" {len(troubles)} plugin problem(s): `llmkit plugins` shows them."
     hint += " Endpoints and aliases go in " + str(cfg.path or _config.config_path()) + "."
     return UnknownModelError(f"unknown model {model_id!r}", hint=hint)
 

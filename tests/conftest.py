@@ -9,6 +9,9 @@ from llmkit.testing.openai_server import OpenAICompatibleServer
 def isolated_home(tmp_path, monkeypatch):
     """Every test gets its own empty llmkit home and no real keys from the environment."""
     monkeypatch.setenv("LLMKIT_HOME", str(tmp_path / "llmkit-home"))
+    # installed plugins (plugins/ is installed by the test command) stay out of the core's tests;
+    # the plugin tests turn them on
+    monkeypatch.setenv("LLMKIT_PLUGINS", "")
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "LLMKIT_MODEL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID"):
         monkeypatch.delenv(name, raising=False)
     return tmp_path / "llmkit-home"

@@ -19,7 +19,8 @@ def write_config(isolated_home):
 
 
 @pytest.fixture
-def fresh_plugins():
+def fresh_plugins(monkeypatch):
+    monkeypatch.delenv("LLMKIT_PLUGINS", raising=False)  # conftest turns plugins off for the other tests
     llmkit.clear_caches()  # the public reset: entry points are scanned again on next use
     yield
     llmkit.clear_caches()
@@ -138,9 +139,9 @@ def test_plugin_provider_through_entry_point(tmp_path, monkeypatch, fresh_plugin
 def test_broken_plugin_is_reported_not_fatal(tmp_path, monkeypatch, fresh_plugins):
     _install_plugin(tmp_path, monkeypatch, "llmkit_broken", "raise RuntimeError('boom')\n",
                     "broken = llmkit_broken:Thing")
-    with pytest.raises(llmkit.UnknownModelError) as err:
+    with pytest.raises(llmkit.PluginError) as err:
         llmkit.Client("broken:x")
-    assert "failed to load" in str(err.value) and "boom" in str(err.value)
+    assert "plugin llmkit_broken" in str(err.value) and "RuntimeError: boom" in str(err.value)
     assert llmkit.Client("mock:echo").chat("still fine").text == "still fine"
 
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import plugins as _plugins
 from ..tools import tool
 
 __all__ = ["calculate", "now", "Files", "default_tools", "ToolInputError"]
@@ -185,3 +186,8 @@ def default_tools(root: str | Path | None = None) -> list[Any]:
     if root is not None:
         tools.append(Files(root))
     return tools
+
+
+# the same names through llmkit.plugins (`llmkit chat --tool calculate`, `--tool files=~/notes`):
+# they are llmkit's, so a plugin tool of the same name is reported and ignored
+_plugins.add_builtin("tool", {"calculate": calculate, "now": now, "files": Files})

@@ -1,6 +1,8 @@
 """The `llmkit` command (internal: the public API is the llmkit package). Each
-subcommand lives in its own small module and is imported only when it runs, so
-`llmkit --help` stays fast (no torch, transformers or openai)."""
+subcommand lives in its own small module whose arguments are declared cheaply, so
+`llmkit --help` stays fast (no torch, transformers or openai). Commands from plugins
+(entry-point group "llmkit.commands") are listed from package metadata and imported only
+when the one invoked is theirs."""
 
 from __future__ import annotations
 
@@ -32,11 +34,14 @@ COMMANDS = {
     "sentiment": ("llmkit.cli.sentiment", "label the sentiment of texts (one per line, or files)"),
     "extract": ("llmkit.cli.extract", "pull structured facts out of text, by a JSON schema"),
     "eval": ("llmkit.cli.eval", "measure a task's quality on a model, on real evaluation data"),
+    "plugins": ("llmkit.cli.plugins", "installed plugins: what each adds, their versions and problems"),
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from llmkit import __version__
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser. `argv` names the command about to run: a plugin's command is imported
+    (to declare its arguments) only then; the others are listed by their help line."""
+    from llmkit import __version__, plugins
 
     parser = argparse.ArgumentParser(
         prog="llmkit", description="One interface over every kind of language model."
@@ -48,11 +53,45 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(_module=module)
         importlib.import_module(module).add_arguments(p)
+    plugins.add_builtin("command", {name: module for name, (module, _) in COMMANDS.items()})
+    invoked = next((a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")), None)
+    for reg in plugins.registrations("command"):
+        if reg.owner == plugins.BUILTIN:
+            continue
+        help_text = f"{reg.summary or 'a plugin command'} [{reg.owner}]"
+        p = sub.add_parser(reg.name, help=help_text, description=help_text)
+        p.set_defaults(_plugin=reg)
+        if reg.name == invoked:
+            _plugin_arguments(reg, p)
     return parser
 
 
+def _plugin_arguments(reg, parser: argparse.ArgumentParser) -> None:
+    from llmkit.errors import PluginError
+
+    command = reg.load()  # PluginError (one line, naming the plugin) when its import fails
+    if not callable(getattr(command, "run", None)):
+        raise PluginError(f"command {reg.name!r} of plugin {reg.owner} has no run(args) function ({reg.target})",
+                          hint=f"This is a bug in {reg.owner}: report it there, or uninstall it.")  # fmt: skip
+    if getattr(command, "help", None):
+        parser.description = command.help
+    add = getattr(command, "add_arguments", None)
+    if add is not None:
+        try:
+            add(parser)
+        except Exception as exc:
+            raise PluginError(f"command {reg.name!r} of plugin {reg.owner} failed to declare its arguments: "
+                              f"{type(exc).__name__}: {exc}", hint=f"This is a bug in {reg.owner}.") from exc  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    from llmkit.errors import LLMKitError
+
+    try:
+        parser = build_parser(argv)
+    except LLMKitError as exc:  # a plugin command that cannot load: one line, naming the plugin
+        print(f"error: {exc.one_line()}", file=sys.stderr)
+        return 1
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()
@@ -61,9 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         import logging
 
         logging.basicConfig(level=logging.DEBUG)
-    from llmkit.errors import LLMKitError
 
     try:
+        if getattr(args, "_plugin", None) is not None:
+            return args._plugin.load().run(args) or 0
         return importlib.import_module(args._module).run(args) or 0
     except LLMKitError as exc:
         if args.debug:
@@ -88,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         from llmkit.errors import redact
 
         text = redact(" ".join(str(exc).split()))[:300]
-        print(f"error: {type(exc).__name__}: {text} (rerun with --debug for the traceback)", file=sys.stderr)
+        reg = getattr(args, "_plugin", None)
+        where = f"the command of plugin {reg.owner} failed: " if reg is not None else ""
+        print(f"error: {where}{type(exc).__name__}: {text} (rerun with --debug for the traceback)", file=sys.stderr)
         return 1
 
 

@@ -17,6 +17,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t = p.add_argument_group("tools (the model may call them; /tools lists them)")
     t.add_argument("--tools", action="store_true",
                    help="built-in safe tools: calculate, now, and read/list/search files under --root")  # fmt: skip
+    t.add_argument("--tool", action="append", default=[], metavar="NAME[=ARG]",
+                   help="a tool by name, from llmkit or a plugin (`llmkit plugins` lists them), e.g. "
+                        "convert_units or sqlite=data.db (repeatable)")  # fmt: skip
     t.add_argument("--root", default=".", help="the folder the file tools may read (default: the current one)")
     t.add_argument("--mcp", action="append", default=[], metavar="CMD",
                    help="tools of an MCP server: a command line or an http(s) URL (repeatable)")  # fmt: skip
@@ -75,10 +78,16 @@ def run(args: argparse.Namespace) -> int:
 
 def _tools(args, out) -> tuple[list, list]:
     """The tools asked for on the command line, and the MCP servers to close at the end."""
+    from llmkit import plugins
     from llmkit.agents import mcp_server
     from llmkit.agents.builtin import default_tools
 
     tools = default_tools(args.root) if args.tools else []
+    for spec in args.tool:
+        name, sep, arg = spec.partition("=")
+        tools.append(plugins.get_tool(name.strip(), arg if sep else None))
+    if args.tool:
+        out.info(f"tools by name: {', '.join(args.tool)}; /tools lists them")
     servers = [mcp_server(target, requires_approval=not args.trust_mcp) for target in args.mcp]
     for server in servers:
         tools.append(server)
