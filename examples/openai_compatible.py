@@ -16,7 +16,12 @@ parser.add_argument("--model", default="gpt-4o-mini")
 parser.add_argument("--base-url", default=None, help="e.g. http://localhost:8000/v1 (vLLM, Ollama, llama.cpp, ...)")
 args = parser.parse_args()
 
-client = llmkit.Client(f"openai:{args.model}", base_url=args.base_url, temperature=0)
+try:
+    client = llmkit.Client(f"openai:{args.model}", base_url=args.base_url, temperature=0)
+except llmkit.ConfigurationError as exc:  # no key and no server: say how to run it, no traceback
+    raise SystemExit(f"{exc.one_line()}\n\nOr run it against a local server (llmkit's echo server will do):\n"
+                     "  python -m llmkit.testing.openai_server --port 8000 &\n"
+                     "  python examples/openai_compatible.py --base-url http://localhost:8000/v1 --model qwen2.5") from None
 
 # 1. one question, one answer
 r = client.chat([llmkit.system("Be brief."), llmkit.user("What is the capital of France?")], max_tokens=50)

@@ -443,6 +443,12 @@ class Client:
 
     def _finish(self, response: R, attempt: _Attempt) -> R:
         response.model = attempt.backend.model_id
+        asked = attempt.opts.get("n")
+        if isinstance(response, Response) and isinstance(asked, int) and 1 < asked and len(response.texts) < asked:
+            import warnings  # a server that quietly returns fewer samples than asked for: said
+
+            warnings.warn(f"{attempt.backend.model_id} returned {len(response.texts)} of the {asked} samples asked "
+                          f"for (n={asked}); response.texts holds what came", UserWarning, stacklevel=4)  # fmt: skip
         if "response_format" in attempt.opts and isinstance(response, Response):
             response.response_format = attempt.opts["response_format"]  # structured_by: the backend says
         return response

@@ -346,16 +346,22 @@ class History:
 
     @_reads
     def find_turns(
-        self, *, cid: str | None = None, query: str | None = None, limit: int = 10
-    ) -> list[tuple[str, Turn]]:
+        self, *, cid: str | None = None, query: str | None = None, limit: int = 10,
+        models: tuple[str, ...] = (),
+    ) -> list[tuple[str, Turn]]:  # fmt: skip
         """The newest turns (returned oldest first) as (conversation id, turn), optionally
-        of one conversation or those with a message matching a full-text `query` (all of
-        its words, in any order)."""
-        where, args = [], []
+        of one conversation, answered by one of `models` (ids), or with a message matching
+        a full-text `query` (all of its words, in any order)."""
+        where: list[str] = []
+        args: list[Any] = []
         join = ""
         if cid:
             where.append("m.conversation_id = ?")
             args.append(cid)
+        if models:
+            where.append("EXISTS (SELECT 1 FROM messages r WHERE r.conversation_id = m.conversation_id AND "
+                         f"r.turn = m.turn AND r.role = 'assistant' AND r.model IN ({', '.join('?' * len(models))}))")  # fmt: skip
+            args.extend(models)
         if query:
             join = " JOIN messages_fts f ON f.rowid = m.id"
             where.append("messages_fts MATCH ?")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import config as _config
 from . import plugins as _plugins
+from . import pulled as _pulled
 from .errors import ConfigurationError, PluginError, UnknownModelError
 
 if TYPE_CHECKING:
@@ -103,6 +104,10 @@ def resolve(model_id: str) -> Resolved:
         if model_id in seen:
             raise ConfigurationError(f"alias loop in {cfg.path}: {' -> '.join(seen + [model_id])}")
         seen.append(model_id)
+    if ":" not in model_id and model_id not in cfg.providers and model_id not in BUILTIN:
+        pulled = _pulled.get(model_id.strip())
+        if pulled is not None:  # a name from `llmkit pull`
+            model_id = pulled.model
     provider, _, model = model_id.partition(":")
     provider = provider.strip()
     if provider in cfg.providers:
@@ -171,24 +176,38 @@ def create_backend(model_id: str | Resolved, **settings: Any) -> Backend:
 
 def default_model() -> str:
     """The configured default, else LLMKIT_MODEL, else OpenAI when a key is set, else the
-    bundled model (which needs no key and no network)."""
-    import os
-
-    return (
-        _config.load().default_model
-        or os.environ.get("LLMKIT_MODEL")
-        or ("openai:gpt-4o-mini" if os.environ.get("OPENAI_API_KEY") else "mini")
-    )
+    chat model pulled last (`llmkit pull smollm2`), else the bundled model (which needs no
+    key and no network, and is a code model)."""
+    return _default()[0]
 
 
 def default_model_reason() -> str:
     """Why default_model() chose what it chose (shown in banners)."""
+    return _default()[1]
+
+
+def _stored_openai_key() -> bool:
+    from . import keys
+
+    try:
+        return bool(keys.lookup("OPENAI_API_KEY"))
+    except Exception:  # an unreadable keys file is reported where keys are used, not here
+        return False
+
+
+def _default() -> tuple[str, str]:
     import os
 
     if _config.load().default_model:
-        return f"default_model in {_config.config_path()}"
+        return _config.load().default_model or "", f"default_model in {_config.config_path()}"
     if os.environ.get("LLMKIT_MODEL"):
-        return "LLMKIT_MODEL is set"
+        return os.environ["LLMKIT_MODEL"], "LLMKIT_MODEL is set"
     if os.environ.get("OPENAI_API_KEY"):
-        return "OPENAI_API_KEY is set"
-    return "no API key or configured default: using the bundled model"
+        return "openai:gpt-4o-mini", "OPENAI_API_KEY is set"
+    if _stored_openai_key():
+        return "openai:gpt-4o-mini", "an OpenAI key is stored (`llmkit keys`)"
+    pulled = _pulled.default_chat_model()
+    if pulled is not None:
+        return pulled.name, "the chat model you pulled; `llmkit config set default_model MODEL` picks another"
+    return "mini", ("no API key, configured default or pulled chat model: using the bundled code model "
+                    "(`llmkit pull smollm2` gets a small chat model)")

@@ -390,6 +390,9 @@ class Capabilities:
     # tokenize/detokenize, full next-token distributions (token_stepper, next_token_logprobs)
     # and a fingerprint of the weights: what llmkit.compress needs (local backends)
     distributions: bool = False
+    # image content parts in user messages (OpenAI's "image_url"): the backend passes them on; the
+    # server still decides whether the model sees images (`llmkit ask -a photo.png`)
+    images: bool = False
 
     def names(self) -> list[str]:
         return [f.name for f in fields(self) if getattr(self, f.name)]

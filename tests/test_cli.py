@@ -26,7 +26,7 @@ def test_ask_with_piped_stdin_and_json():
     r = llmkit("ask", "-m", "mock:echo", "--json", "summarise", stdin="some piped text")
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
-    assert data["text"] == "summarise\n\nsome piped text"
+    assert data["text"] == "some piped text\n\nsummarise"  # stdin first, then the prompt (as `llm` does)
     assert data["model"] == "mock:echo" and data["usage"]["output_tokens"] > 0
 
 

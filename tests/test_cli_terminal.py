@@ -160,8 +160,8 @@ def test_tab_completes_commands_and_model_names(isolated_home):
         child.send(text + "\t")
         time.sleep(0.5)
 
-    tab("/mod")  # the command
-    tab(" openai:gpt-4o-m")  # one candidate: completed in place
+    tab("/mod")  # the command, and a space after it: the argument follows straight away
+    tab("openai:gpt-4o-m")  # one candidate: completed in place
     out = say(child, "")
     assert "openai:gpt-4o-mini" in out.split("\n", 1)[-1] and "OPENAI_API_KEY" in out  # no key here
     tab("/model fast")  # an alias from the config file
@@ -241,13 +241,13 @@ def test_ask_with_stdin_and_json_is_logged_and_continued():
     r = llmkit("ask", "-m", "mock:echo", "--json", "summarise", stdin="piped text")
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
-    assert data["text"] == "summarise\n\npiped text" and data["conversation_id"]
+    assert data["text"] == "piped text\n\nsummarise" and data["conversation_id"]
     r = llmkit("ask", "--cid", data["conversation_id"][:8], "-m", "mock:echo", "--json", "and then?")
     assert json.loads(r.stdout)["conversation_id"] == data["conversation_id"]
     r = llmkit("ask", "-c", "--no-stream", "third")  # the conversation's own model
     assert r.returncode == 0 and r.stdout == "third\n", r.stderr
     logs = json.loads(llmkit("logs", "--json", "--cid", data["conversation_id"]).stdout)
-    assert [x["prompt"] for x in logs] == ["summarise\n\npiped text", "and then?", "third"]
+    assert [x["prompt"] for x in logs] == ["piped text\n\nsummarise", "and then?", "third"]
     assert logs[0]["model"] == "mock:echo" and logs[0]["usage"]["output_tokens"] > 0
     assert llmkit("ask", "--no-log", "-m", "mock:echo", "secret stuff").returncode == 0
     assert "secret stuff" not in llmkit("logs").stdout
@@ -353,7 +353,7 @@ def test_output_cut_by_head_is_quiet_and_the_turn_is_kept():
     numbers = "\n".join(str(i) for i in range(200_000))
     shell = f"{sys.executable} -m llmkit.cli ask -m mock:echo count | head -c 10; echo \" rc=${{PIPESTATUS[0]}}\""
     r = subprocess.run(["bash", "-c", shell], input=numbers, capture_output=True, text=True, timeout=120)
-    assert r.stdout.startswith("count") and r.stdout.endswith(" rc=0\n"), r.stdout[-200:]
+    assert r.stdout.startswith("0\n1\n2") and r.stdout.endswith(" rc=0\n"), r.stdout[-200:]  # stdin comes first
     assert r.stderr == ""
     (cid, turn), *_ = History().find_turns()
     assert turn.interrupted and 0 < len(turn.reply.text) < len(numbers)

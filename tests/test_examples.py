@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -112,3 +114,15 @@ def test_mcp_tools():
     assert "tools: add_note(text), list_notes()" in out
     assert 'calls  add_note({"text": "buy milk"})' in out and "result noted (1 notes)" in out
     assert 'answer Your notes: ["buy milk"]' in out
+
+
+@pytest.mark.slow
+def test_no_example_prints_a_traceback_when_run_without_arguments(tmp_path):
+    """A newcomer runs `python examples/x.py` first: a missing key or server is a message."""
+    hidden = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "LLMKIT_PLUGINS")  # plugins on, as for a user
+    env = {k: v for k, v in os.environ.items() if k not in hidden}
+    env["LLMKIT_HOME"] = str(tmp_path / "home")
+    for script in sorted(EXAMPLES.glob("*.py")):
+        done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                              env=env, cwd=tmp_path, stdin=subprocess.DEVNULL)  # fmt: skip
+        assert "Traceback" not in done.stderr + done.stdout, f"{script.name}:\n{done.stderr[-2000:]}"

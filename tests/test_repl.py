@@ -248,7 +248,7 @@ def test_footer_and_one_line_errors():
         first_token=0.25,
     )
     assert (
-        footer_text(t) == "openai:gpt-4o-mini · 1,200 in, 34 out tokens · $0.0012 · 2.0s (first token 0.25s) · 17 tok/s"
+        footer_text(t) == "openai:gpt-4o-mini · 1,200 in, 34 out tokens · $0.0012 · 2.0s (first token 0.25s) · 19 tok/s decoding"
     )
     exc = llmkit.RateLimitError("too many requests", status_code=429)
     assert one_line(exc) == "too many requests (RateLimitError, status 429) -> " + exc.hint

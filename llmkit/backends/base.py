@@ -41,7 +41,7 @@ class Backend:
     # constructor settings: name -> short description (shown in errors and `llmkit models`)
     settings: ClassVar[Mapping[str, str]] = {}
     # a completion model (no chat training): chat() is a plain template, and UIs say so
-    completion_model: ClassVar[bool] = False
+    completion_model: bool = False
     # False for test doubles (mock): llmkit.testing.block_model_requests() lets only these answer
     real: ClassVar[bool] = True
 

@@ -83,6 +83,7 @@ class HFBackend(LocalBackend):
             torch.set_num_threads(threads)
         engine = self.engine  # load now: a missing model is an error when the client is made
         self.formatter = ChatFormatter(engine.tokenizer, model)
+        self.completion_model = self.formatter.fallback  # no chat template: a base model, treated as such
         if engine.fim:
             self.capabilities = replace(type(self).capabilities, fill_in_the_middle=True)
 

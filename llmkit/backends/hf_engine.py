@@ -4,8 +4,9 @@
 - A call's SamplingParams map to generate's: temperature 0 (or n=1 greedy) ->
   do_sample=False; top_k is off unless asked for (transformers would otherwise default
   it to 50); seed seeds torch's RNG under the model's lock, so seeded calls are
-  reproducible. Options a call leaves out come from the model's generation_config.json
-  when its authors wrote one (`author_defaults`), else from OpenAI's defaults.
+  reproducible. Options a call leaves out follow what `generate` itself would do with the
+  checkpoint (`author_defaults`): its generation config, or greedy decoding where that
+  config does not ask for sampling (transformers' default, also for configs it derives).
 - Several prompts are generated together with left padding (`generate_many`), sorted by
   length and cut into groups of `batch_size` so that padding stays small.
 - Stop strings end a sequence inside generate (a StoppingCriteria that decodes each
@@ -522,18 +523,19 @@ def config_window(config: Any) -> int | None:
 
 
 def author_defaults(config: Any) -> dict[str, Any]:
-    """The sampling defaults a model's authors chose in its generation_config.json, as
-    llmkit options, for calls that set none (transformers' generate does the same).
-    Nothing when transformers derived the config from the model config (no file): then
-    the OpenAI defaults hold (temperature 1, top_p 1)."""
-    if config is None or getattr(config, "_from_model_config", False):
+    """What `model.generate` would do with this checkpoint for a call that sets nothing, as
+    llmkit options: the model's generation config, including one transformers derived from
+    the model config itself (`_from_model_config`, e.g. a converted GGUF: then do_sample is
+    False and generate decodes greedily). Greedy -> temperature 0; sampling -> the config's
+    temperature, top_p and top_k. A repetition penalty other than 1 is kept either way."""
+    if config is None:
         return {}
     out: dict[str, Any] = {}
     penalty = getattr(config, "repetition_penalty", None)
     if isinstance(penalty, int | float) and not isinstance(penalty, bool) and penalty != 1.0:
         out["repetition_penalty"] = penalty
     if not getattr(config, "do_sample", False):
-        return {**out, "temperature": 0}  # the authors' file asks for greedy decoding
+        return {**out, "temperature": 0}  # generate's own default: greedy decoding
     for name in ("temperature", "top_p", "top_k"):
         value = getattr(config, name, None)
         if isinstance(value, int | float) and not isinstance(value, bool):

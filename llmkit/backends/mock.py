@@ -68,6 +68,7 @@ class MockBackend(Backend):
         if settings.get("capabilities"):
             self.capabilities = replace(type(self).capabilities, **settings["capabilities"])
         self.calls: list[tuple[str, Any, dict[str, Any]]] = []
+        self._last_failure: LLMKitError | None = None  # a retryable scripted error just raised
 
     # --- scripting -------------------------------------------------------------------
 
@@ -80,12 +81,21 @@ class MockBackend(Backend):
         elif self.model == "echo":
             item = payload[-1].text if isinstance(payload, list) else payload
         else:
+            last = self._last_failure
+            if last is not None:  # the client retried a scripted failure: say so, do not hide it
+                raise UsageError(
+                    f"the mock backend has no scripted responses left: its last one, {type(last).__name__} "
+                    f"({last.message}), was retried by the client",
+                    hint="Script one response per attempt (the failure, then what the retry gets), or pass "
+                         "max_retries=0 to see the scripted failure itself.",
+                ) from last
             raise UsageError(
                 "the mock backend has no scripted responses left",
                 hint="Add more items to responses=[...].",
             )
         if isinstance(item, type) and issubclass(item, BaseException):
             item = item("scripted failure") if issubclass(item, LLMKitError) else item()
+        self._last_failure = item if isinstance(item, LLMKitError) and item.retryable else None
         if isinstance(item, BaseException):
             raise item
         response = self._to_response(item)

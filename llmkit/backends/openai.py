@@ -82,6 +82,7 @@ class OpenAIBackend(Backend):
         fill_in_the_middle=True,  # legacy completions with `suffix`, where the server takes it
         embeddings=True,  # /embeddings: the server says whether this model embeds
         multiple_samples=True,
+        images=True,  # image_url content parts go to the server as they are; it says whether the model sees them
     )
     options = frozenset(
         {
@@ -126,13 +127,14 @@ class OpenAIBackend(Backend):
                                                                              if is_builtin else None))  # fmt: skip
         self.official = not self.base_url or OFFICIAL_HOST in self.base_url
         key_env = s.get("api_key_env") or "OPENAI_API_KEY"
-        key = s.get("api_key") or os.environ.get(key_env)
+        key = s.get("api_key") or os.environ.get(key_env) or _stored_key(key_env)  # the environment first
         if not key:
             if self.official:
                 raise E.ConfigurationError(
                     f"no API key for the OpenAI API: {key_env} is not set",
-                    hint=f"export {key_env}=... (or pass api_key=, or point base_url at a local server).",
-                )
+                    hint=f"export {key_env}=..., or store it with `llmkit keys set {key_env}` (or pass api_key=, "
+                         "or point base_url at a local server).",
+                )  # fmt: skip
             key = "not-needed"  # local servers usually take any key; the SDK insists on one
         else:
             E.remember_secret(key)  # a real key only: the placeholder is no secret to scrub
@@ -628,3 +630,10 @@ def _wire(params: dict[str, Any]) -> dict[str, Any]:
 
 def _text_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _stored_key(name: str) -> str | None:
+    """A key stored with `llmkit keys set` (llmkit.keys), consulted after the environment."""
+    from .. import keys
+
+    return keys.lookup(name)

@@ -15,11 +15,14 @@ __all__ = ["main", "build_parser", "COMMANDS"]
 
 # subcommand -> (module, one-line help)
 COMMANDS = {
-    "ask": ("llmkit.cli.ask", "ask a model one question (reads stdin when piped)"),
+    "ask": ("llmkit.cli.ask", "ask a model one question (the default: llmkit \"question\"; reads piped stdin)"),
     "chat": ("llmkit.cli.chat", "chat with a model in the terminal (Markdown, /commands, history)"),
     "logs": ("llmkit.cli.logs", "show and search the history of asks and chats"),
+    "templates": ("llmkit.cli.templates", "saved prompts: a system prompt, options and a model under a name (ask -T)"),
+    "keys": ("llmkit.cli.keys", "store API keys in llmkit's home (used when the environment has none)"),
     "config": ("llmkit.cli.config", "show the config file; set the default model and aliases"),
     "models": ("llmkit.cli.models", "list providers, aliases and configured endpoints"),
+    "pull": ("llmkit.cli.pull", "fetch a small local model once (smollm2, hf:ORG/NAME, a .gguf file) and name it"),
     "train": ("llmkit.cli.train", "train the bundled GPT architecture on your own text"),
     "attention": ("llmkit.cli.attention", "show a model's attention weights as per-layer, per-head heatmaps"),
     "compress": ("llmkit.cli.compress", "compress a file losslessly with a local model (arithmetic coding)"),
@@ -35,6 +38,10 @@ COMMANDS = {
     "extract": ("llmkit.cli.extract", "pull structured facts out of text, by a JSON schema"),
     "eval": ("llmkit.cli.eval", "measure a task's quality on a model, on real evaluation data"),
     "plugins": ("llmkit.cli.plugins", "installed plugins: what each adds, their versions and problems"),
+    # embeddings at the terminal (llmkit.cli.vector_store)
+    "embed": ("llmkit.cli.embed", "embed texts or files into a collection (SQLite) for `llmkit similar`"),
+    "similar": ("llmkit.cli.similar", "the items of a collection most like a text"),
+    "collections": ("llmkit.cli.collections", "list or delete the collections made by `llmkit embed`"),
 }
 
 
@@ -44,8 +51,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     from llmkit import __version__, plugins
 
     parser = argparse.ArgumentParser(
-        prog="llmkit", description="One interface over every kind of language model."
-    )
+        prog="llmkit", description="One interface over every kind of language model.",
+        epilog='llmkit "a question" is short for llmkit ask "a question". --debug may follow any command.',
+    )  # fmt: skip
     parser.add_argument("--version", action="version", version=f"llmkit {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -84,15 +92,44 @@ def _plugin_arguments(reg, parser: argparse.ArgumentParser) -> None:
                               f"{type(exc).__name__}: {exc}", hint=f"This is a bug in {reg.owner}.") from exc  # fmt: skip
 
 
+def _debug_flag(argv: list[str]) -> tuple[list[str], bool]:
+    """--debug wherever it is (before a `--`): after the command as well as before it."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    kept = [a for a in argv[:end] if a != "--debug"]
+    return kept + argv[end:], len(kept) < end
+
+
+def _default_command(argv: list[str], commands: set[str]) -> list[str]:
+    """`llmkit "question"` is `llmkit ask "question"`: argv with "ask" put first when it
+    does not start with a command (plugin commands included), help or --version. A
+    lone word that is nearly a command is a typo, not a question."""
+    if not argv or argv[0] in commands or argv[0] in ("-h", "--help", "--version"):
+        return argv
+    if len(argv) == 1 and not argv[0].startswith("-") and " " not in argv[0]:
+        import difflib
+
+        close = difflib.get_close_matches(argv[0], sorted(commands), n=1, cutoff=0.75)
+        if close:
+            print(f"llmkit: error: unknown command {argv[0]!r}: did you mean {close[0]!r}? "
+                  f"(to ask it as a question: llmkit ask {argv[0]})", file=sys.stderr)  # fmt: skip
+            raise SystemExit(2)
+    return ["ask", *argv]
+
+
 def main(argv: list[str] | None = None) -> int:
+    from llmkit import plugins
     from llmkit.errors import LLMKitError
 
+    argv, debug = _debug_flag(list(sys.argv[1:] if argv is None else argv))
     try:
+        commands = set(COMMANDS) | {reg.name for reg in plugins.registrations("command")}
+        argv = _default_command(argv, commands)
         parser = build_parser(argv)
     except LLMKitError as exc:  # a plugin command that cannot load: one line, naming the plugin
         print(f"error: {exc.one_line()}", file=sys.stderr)
         return 1
     args = parser.parse_args(argv)
+    args.debug = args.debug or debug
     if not args.command:
         parser.print_help()
         return 0

@@ -1,7 +1,8 @@
-"""`llmkit ask [-m MODEL] [-s SYSTEM] [--no-stream] [--json] [-c | --cid ID] PROMPT`
+"""`llmkit ask [-m MODEL] [-s SYSTEM] [-T TEMPLATE] [-a FILE] [-x] [-u] [--json] [-c | --cid ID] PROMPT`
 
 Every ask is recorded in the history (`llmkit logs`); `-c` continues the last
-conversation and `--cid` any earlier one, so an ask can follow up on a chat.
+conversation and `--cid` any earlier one, so an ask can follow up on a chat. Piped
+stdin comes first, then the prompt; attachments, templates, -x and -u: llmkit.cli.ask_input.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import json
 import os
 import sys
 from typing import Any
+
+from llmkit.cli import ask_input
 
 __all__ = [
     "add_arguments",
@@ -24,13 +27,14 @@ __all__ = [
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("prompt", nargs="*", help="the question (stdin is appended when piped)")
+    p.add_argument("prompt", nargs="*", help="the question (piped stdin comes before it)")
     p.add_argument("-m", "--model", help="model id, e.g. openai:gpt-4o-mini (default: see `llmkit models`)")
     p.add_argument("-s", "--system", help="system prompt")
     add_model_options(p)
     p.add_argument("--no-stream", action="store_true", help="print the answer when it is complete")
     p.add_argument("--json", action="store_true", help="print the answer and usage as JSON")
     add_conversation_options(p)
+    ask_input.add_arguments(p)
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
@@ -46,7 +50,7 @@ def add_conversation_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("-c", "--continue", dest="continue_last", action="store_true",
                    help="continue the last conversation")  # fmt: skip
     g.add_argument("--cid", help="continue the conversation with this id (a unique prefix is enough)")
-    p.add_argument("--no-log", action="store_true", help="do not record this in the history")
+    p.add_argument("-n", "--no-log", action="store_true", help="do not record this in the history")
 
 
 def client_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -100,29 +104,34 @@ def run(args: argparse.Namespace) -> int:
     if args.model is not None and not args.model.strip():  # -m '' is a mistake, not "the default"
         raise UnknownModelError("-m was given an empty model id", hint="Name a model, or leave -m out for the default.")
     prompt = " ".join(_text(os.fsencode(a), "the arguments") for a in args.prompt)
+    if args.save:  # a template, not a question: nothing is asked (stdin is not read)
+        return ask_input.save_template(args, prompt, client_kwargs(args))
     if not sys.stdin.isatty():
         data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8", "replace")
         if b"\0" in data[:8192]:
             print("error: stdin holds binary data, not text (pipe in a text file)", file=sys.stderr)
             return 2
-        piped = _text(data, "stdin")
-        if piped.strip():
-            prompt = f"{prompt}\n\n{piped}" if prompt else piped
-    if not prompt.strip():
+        prompt = ask_input.join_stdin(prompt, _text(data, "stdin"))
+    template = ask_input.load_template(args)
+    prompt = template.fill(prompt) if template else prompt
+    texts, images = ask_input.attachments(args.attach)
+    if texts:  # text files follow the prompt, as /attach does in the chat
+        prompt = "\n\n".join([prompt, *texts]).strip("\n")
+    if not prompt.strip() and not images:
         print("error: no prompt given (pass it as an argument or pipe it in)", file=sys.stderr)
         return 2
     history = open_history(args)
     cid, turns, conversation = resume(history, args) if history is not None else (None, [], {})
-    kwargs = client_kwargs(args)
-    model = args.model or conversation.get("model")
+    model, system, kwargs = ask_input.effective(args, template, conversation, client_kwargs(args))
     # the conversation's own model takes what it can of the options; one named here takes them all
-    client = _client(model, kwargs) if args.model or not conversation else open_client(model, kwargs)[0]
-    conv = Conversation(client, system=args.system or conversation.get("system"), cid=cid, turns=turns,
+    named = args.model or (template and template.model)
+    client = _client(model, kwargs) if named or not conversation else open_client(model, kwargs)[0]
+    conv = Conversation(client, system=system, cid=cid, turns=turns,
                         history=None if args.no_log else history, source="ask")  # fmt: skip
-    streaming = not (args.json or args.no_stream)
+    streaming = not (args.json or args.no_stream or args.extract)
     try:
-        turn = conv.send(prompt, on_text=_stdout_writer() if streaming else None, stream=streaming,
-                         catch_interrupt=True)  # fmt: skip
+        turn = conv.send(ask_input.with_images(client, prompt, images), on_text=_stdout_writer() if streaming else None,
+                         stream=streaming, catch_interrupt=True, **_as_completion(conv, prompt, kwargs))  # fmt: skip
     except HistoryError as exc:  # answered, but not recorded: say so, as when the history cannot be opened
         print(f"warning: not recorded in the history: {exc.one_line()}", file=sys.stderr)
         turn = conv.turns[-1]
@@ -145,13 +154,40 @@ def run(args: argparse.Namespace) -> int:
             return 130
     elif args.json:
         u = turn.usage
-        print(json.dumps({"model": turn.model, "text": turn.text, "finish_reason": turn.finish_reason,
-                          "conversation_id": conv.cid, "usage": {"input_tokens": u.input_tokens,
-                          "output_tokens": u.output_tokens, "cost": u.cost, "estimated": u.estimated}},
-                         ensure_ascii=False))  # fmt: skip
+        out: dict[str, Any] = {"model": turn.model, "text": turn.text, "finish_reason": turn.finish_reason,
+                               "conversation_id": conv.cid, "usage": {"input_tokens": u.input_tokens,
+                               "output_tokens": u.output_tokens, "cost": u.cost, "estimated": u.estimated}}  # fmt: skip
+        if args.extract:
+            out["code"] = ask_input.extract_code(turn.text)
+        print(json.dumps(out, ensure_ascii=False))
     else:
-        print(turn.text)
+        text = (ask_input.extract_code(turn.text) or turn.text) if args.extract else turn.text
+        print(text, end="" if args.extract and text.endswith("\n") else "\n")
+    if args.usage:
+        print(ask_input.usage_line(turn), file=sys.stderr)
     return 0
+
+
+def _as_completion(conv: Any, prompt: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A completion model is treated as one: said on stderr (as the chat banner says it),
+    its continuation ends with the code block it continues unless --max-tokens asks for a
+    length, and a continued conversation too long for it loses its oldest text (as in the
+    chat) rather than failing."""
+    client = conv.client
+    if not client.backend.completion_model:
+        return {}
+    from llmkit.repl.render import completion_notice
+    from llmkit.tasks._code_post import end_of_block
+
+    print(f"note: {completion_notice(client.model)}", file=sys.stderr)
+    extra: dict[str, Any] = {} if "max_tokens" in kwargs else {"until": end_of_block(prompt)}
+    if conv.turns and "truncate" in client.backend.options:
+        info = conv.context(conv.messages(prompt))
+        if info is not None and info.over:
+            print(f"note: the conversation needs {info.tokens:,} tokens, more than {client.model}'s window of "
+                  f"{info.window:,}: its oldest text is left out", file=sys.stderr)  # fmt: skip
+            extra["truncate"] = "left"
+    return extra
 
 
 def _text(data: bytes, where: str) -> str:

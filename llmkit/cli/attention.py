@@ -24,6 +24,12 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.text.strip():  # no tokens: nothing to show, and an empty heatmap says nothing
         raise llmkit.UsageError("the text is empty", hint='Give a text to look at, e.g. "The cat sat on the mat".')
+    if args.png:  # before loading a model and computing: a missing package is said at once
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:
+            raise llmkit.ConfigurationError("--png needs matplotlib, which is not installed",
+                                            hint="pip install 'llmkit[plot]' (or leave --png out).")  # fmt: skip
     client = llmkit.Client(args.model)
     attention = getattr(client.backend, "attention", None)
     if attention is None:

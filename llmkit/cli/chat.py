@@ -1,10 +1,15 @@
-"""`llmkit chat [-m MODEL] [-s SYSTEM] [-c | --cid ID]`: the interactive chat (llmkit.repl)."""
+"""`llmkit chat [-m MODEL] [-s SYSTEM] [-T TEMPLATE] [-c | --cid ID]`: the interactive chat (llmkit.repl)."""
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from llmkit.cli.ask import add_conversation_options, add_model_options
+from llmkit.cli.ask_input import add_template_argument
+
+if TYPE_CHECKING:
+    from llmkit.repl.app import ChatApp
 
 __all__ = ["add_arguments", "run"]
 
@@ -14,6 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-s", "--system", help="system prompt (/system changes it mid-chat)")
     add_model_options(p)
     add_conversation_options(p)
+    add_template_argument(p)
     t = p.add_argument_group("tools (the model may call them; /tools lists them)")
     t.add_argument("--tools", action="store_true",
                    help="built-in safe tools: calculate, now, and read/list/search files under --root")  # fmt: skip
@@ -29,10 +35,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from llmkit import registry
     from llmkit.cli.ask import client_kwargs, open_history, resume
+    from llmkit.cli.ask_input import load_template
+    from llmkit.cli.model_options import defaults_for
     from llmkit.cli.models import model_candidates
     from llmkit.conversation import Conversation
     from llmkit.errors import LLMKitError
-    from llmkit.repl.app import ChatApp, describe_resume
+    from llmkit.repl.app import describe_resume
     from llmkit.repl.commands import COMMANDS
     from llmkit.repl.input import make_reader
     from llmkit.repl.render import Renderer
@@ -42,38 +50,60 @@ def run(args: argparse.Namespace) -> int:
 
         raise UnknownModelError("-m was given an empty model id", hint="Name a model, or leave -m out for the default.")
     out = Renderer()
+    template = load_template(args)
     history = open_history(args)
     cid, turns, conversation = resume(history, args) if history is not None else (None, [], {})
     if args.model:
         model, reason = args.model, "chosen with -m"
+    elif template is not None and template.model:
+        model, reason = template.model, f"from the template {template.name}"
     elif conversation.get("model"):
         model, reason = conversation["model"], "the model of the conversation you continue"
     else:
         model, reason = registry.default_model(), registry.default_model_reason()
-    kwargs = client_kwargs(args)
+    kwargs = {**(template.options if template else {}), **client_kwargs(args)}  # /model carries these over
     try:
-        client, dropped = _load(out, model, kwargs)
+        client, dropped = _load(out, model, {**defaults_for(model), **kwargs})
     except LLMKitError as exc:
         if args.model or not conversation:
             raise
         # the conversation's model is gone (no key now, a removed endpoint): go on with the default
         out.warn(f"cannot use the conversation's model {model}: {str(exc).splitlines()[0]}")
         model, reason = registry.default_model(), registry.default_model_reason()
-        client, dropped = _load(out, model, kwargs)
+        client, dropped = _load(out, model, {**defaults_for(model), **kwargs})
     if dropped:
         out.warn(f"{client.model} does not take: {', '.join(dropped)} (left out)")
-    conv = Conversation(client, system=args.system or conversation.get("system"), cid=cid, turns=turns,
+    system = args.system or (template.system if template else None)
+    conv = Conversation(client, system=system or conversation.get("system"), cid=cid, turns=turns,
                         history=None if args.no_log else history, source="chat")  # fmt: skip
-    if args.system and cid and conv.history is not None:
-        conv.set_system(args.system)
+    if system and cid and conv.history is not None:
+        conv.set_system(system)
     reader = make_reader(COMMANDS, models=model_candidates)
     resumed = describe_resume(cid, turns, conversation) if cid else None
     tools, servers = _tools(args, out)
     try:
-        return ChatApp(conv, reader, out, reason, client_kwargs=kwargs, tools=tools).run(resumed=resumed)
+        return _app_class()(conv, reader, out, reason, client_kwargs=kwargs, tools=tools).run(resumed=resumed)
     finally:
         for server in servers:
             server.close()
+
+
+def _app_class() -> type[ChatApp]:
+    """The chat app whose /model applies the new model's stored default options
+    (`llmkit models options`) under the options given for the chat."""
+    from llmkit.cli.model_options import defaults_for
+    from llmkit.repl.app import ChatApp
+
+    class App(ChatApp):
+        def switch_model(self, model: str) -> None:
+            given = self.client_kwargs
+            self.client_kwargs = {**defaults_for(model), **given}
+            try:
+                super().switch_model(model)
+            finally:
+                self.client_kwargs = given
+
+    return App
 
 
 def _tools(args, out) -> tuple[list, list]:

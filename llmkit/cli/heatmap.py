@@ -50,7 +50,7 @@ def write_png(tokens: list[str], maps: Any, path: str, title: str) -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise ConfigurationError("writing a PNG needs matplotlib", hint="pip install matplotlib") from None
+        raise ConfigurationError("writing a PNG needs matplotlib", hint="pip install 'llmkit[plot]'") from None
     n_layer, n_head = maps.shape[0], maps.shape[1]
     fig, axes = plt.subplots(n_layer, n_head, figsize=(2.2 * n_head, 2.2 * n_layer), squeeze=False)
     labels = [t.replace("\n", "\\n") for t in tokens]

@@ -4,6 +4,8 @@ llmkit logs                 the last 10 exchanges
 llmkit logs -q "tokenizer"  exchanges whose question or answer has all these words
 llmkit logs --cid 18c2      one conversation (a unique prefix of its id is enough)
 llmkit logs --list          conversations, newest first
+llmkit logs -m mini         exchanges answered by one model (an alias names the model it points at)
+llmkit logs -r              the last reply alone, as it was printed (with -q, -m, -c: the last that matches)
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--cid", help="only this conversation (id or unique prefix)")
     g.add_argument("-c", "--current", action="store_true", help="only the last conversation")
+    p.add_argument("-m", "--model", help="only exchanges answered by this model")
+    p.add_argument("-r", "--response", action="store_true", help="print only the last reply's text")
     p.add_argument("-n", "--count", type=int, default=10, help="how many exchanges (default 10; 0 for all)")
     p.add_argument("-l", "--list", action="store_true", help="list conversations instead of exchanges")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -37,8 +41,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.count < 0:
         raise InvalidOptionError("-n must be 0 (all) or more")
-    limit = args.count or 1_000_000_000
+    limit = 1 if args.response else args.count or 1_000_000_000
     if not path.exists():
+        if args.response:
+            print(f"error: no history yet ({path})", file=sys.stderr)
+            return 1
         print("[]" if args.json else f"no history yet ({path})")
         return 0
     with _open(path) as history:
@@ -47,15 +54,36 @@ def run(args: argparse.Namespace) -> int:
             _print_conversations(rows, history, args.json)
             return 0
         cid = history.resolve_id(args.cid) if args.cid else history.last_conversation_id() if args.current else None
-        found = history.find_turns(cid=cid, query=args.query, limit=limit)
+        found = history.find_turns(cid=cid, query=args.query, limit=limit, models=_model_ids(args.model))
         systems = {c: history.conversation(c).get("system") for c in {c for c, _ in found}}
-    if args.json:
+    if args.response and not args.json:
+        reply = found[-1][1].reply if found else None
+        if reply is None:
+            print("error: no reply matches" if found or args.query or args.model else "error: no exchanges yet",
+                  file=sys.stderr)  # fmt: skip
+            return 1
+        print(reply.text)
+    elif args.json:
         print(json.dumps([_turn_json(c, t, systems.get(c)) for c, t in found], indent=2, ensure_ascii=False))
     elif not found:
         print(f"nothing matches {args.query!r}" if args.query else "no exchanges", file=sys.stderr)
     else:
         _print_turns(found, systems)
     return 0
+
+
+def _model_ids(model: str | None) -> tuple[str, ...]:
+    """The ids a -m names: as typed, and what it resolves to (an alias's model)."""
+    if not model:
+        return ()
+    from llmkit import registry
+    from llmkit.errors import LLMKitError
+
+    try:
+        resolved = registry.resolve(model).model_id
+    except LLMKitError:  # a provider removed since: the id as recorded
+        resolved = model
+    return tuple(dict.fromkeys((model, resolved)))
 
 
 def _open(path: Any) -> Any:

@@ -10,16 +10,25 @@ __all__ = ["add_arguments", "run", "local_models", "model_candidates"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from llmkit.cli import model_options
+
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    sub = p.add_subparsers(dest="models_action", metavar="ACTION")
+    model_options.add_arguments(sub.add_parser("options", help="default options per model (set, list, clear)",
+                                               description="Default options per model, used by ask and chat."))
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "models_action", None) == "options":
+        from llmkit.cli import model_options
+
+        return model_options.run(args)
     from llmkit import config, registry
     from llmkit.errors import redact_url
 
     cfg = config.load()
     rows: list[dict[str, Any]] = []
-    for name, source in sorted(registry.providers().items()):
+    for name, source in sorted({**registry.providers(), "mock": "built-in"}.items()):
         resolved = registry.resolve(name)
         try:
             caps = registry.backend_class(resolved).capabilities.names()
@@ -35,14 +44,20 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"providers": rows, "aliases": cfg.aliases, "default_model": registry.default_model(),
                           "local_models": local, "config": str(config.config_path())}, indent=2))  # fmt: skip
         return 0
+    print("providers (use as PROVIDER:MODEL):")
     for row in rows:
         where = f" -> {row['base_url']}" if row["base_url"] else ""
         shown = ", ".join(row["capabilities"]) or row["note"]
-        print(f"{row['provider']:<10} {row['source']:<8}{where}  [{shown}]")
+        print(f"  {row['provider']:<10} {row['source']:<8}{where}  [{shown}]")
+    print("local models (on this machine, no download):")
     for m in local:
-        print(f"local      {m['id']}  ({m['note']})  [{', '.join(m['capabilities'])}]")
-    for alias, target in sorted(cfg.aliases.items()):
-        print(f"alias {alias} = {target}")
+        print(f"  {m['id']:<24} {m['note']}  [{', '.join(m['capabilities'])}]")
+    if not any(m.get("pulled") for m in local):
+        print("  (`llmkit pull smollm2` adds a small chat model)")
+    if cfg.aliases:
+        print(f"aliases (in {config.config_path()}):")
+        for alias, target in sorted(cfg.aliases.items()):
+            print(f"  {alias} = {target}")
     print(f"default model: {registry.default_model()} ({registry.default_model_reason()})")
     print(f"config file:   {config.config_path()}")
     return 0
@@ -54,11 +69,20 @@ def local_models() -> list[dict[str, str]]:
     import os
     from pathlib import Path
 
+    from llmkit import pulled
     from llmkit.backends.mini import SHIPPED
+    from llmkit.errors import ConfigurationError
 
     out = []
+    try:
+        for m in pulled.all_models():
+            kind = "chat model" if m.chat else "completion model"
+            out.append({"id": m.name, "provider": m.model.partition(":")[0], "path": m.model.partition(":")[2],
+                        "note": f"pulled {kind}: {m.model}", "pulled": "yes"})  # fmt: skip
+    except ConfigurationError as exc:  # a broken models.json: said, and the rest still listed
+        out.append({"id": "(pulled models)", "provider": "", "path": "", "note": exc.one_line()})
     if (SHIPPED / "model.safetensors").is_file() or any(SHIPPED.glob("*.safetensors")):
-        out.append({"id": "mini", "provider": "mini", "path": str(SHIPPED), "note": "the bundled model"})
+        out.append({"id": "mini", "provider": "mini", "path": str(SHIPPED), "note": "the bundled code model (a completion model)"})
     hub = os.environ.get("HF_HUB_CACHE") or os.path.join(
         os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME") or "~/.cache", "huggingface"),
         "hub",

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -98,7 +98,7 @@ class Conversation:
 
     # --- what is sent ------------------------------------------------------------------
 
-    def messages(self, next_user: str | None = None) -> list[Message]:
+    def messages(self, next_user: str | Message | None = None) -> list[Message]:
         """The system prompt and every turn, plus `next_user` when given: what a send carries."""
         out = [Message("system", self.system)] if self.system else []
         for t in self.turns:
@@ -106,7 +106,7 @@ class Conversation:
             if t.reply is not None:
                 out.append(t.reply)
         if next_user is not None:
-            out.append(Message("user", next_user))
+            out.append(next_user if isinstance(next_user, Message) else Message("user", next_user))
         return out
 
     def context(self, messages: Sequence[Message] | None = None) -> ContextInfo | None:
@@ -123,10 +123,12 @@ class Conversation:
 
     # --- sending -----------------------------------------------------------------------
 
-    def send(self, content: str, *, on_text: Callable[[str], None] | None = None, stream: bool | None = None,
-             catch_interrupt: bool = False, **options: Any) -> Turn:  # fmt: skip
+    def send(self, content: str | list[dict[str, Any]], *, on_text: Callable[[str], None] | None = None,
+             stream: bool | None = None, catch_interrupt: bool = False,
+             until: Callable[[str], int | None] | None = None, **options: Any) -> Turn:  # fmt: skip
         """Send `content` and return the answered Turn. With `on_text` (or stream=True)
-        the reply streams, each piece handed to on_text as it arrives.
+        the reply streams, each piece handed to on_text as it arrives. `content` may be a
+        list of OpenAI content parts (text and images); a history records its text.
 
         Ctrl-C mid-reply stops it and keeps what arrived, marked interrupted; then
         KeyboardInterrupt propagates, unless `catch_interrupt` (terminal apps), which
@@ -134,7 +136,7 @@ class Conversation:
         error after part of the reply is a ReplyInterruptedError carrying the kept turn;
         one before it is raised as is, and `retry()` sends the message again."""
         streamed = on_text is not None if stream is None else stream
-        return self._consume(Turn(Message("user", content)), options, streamed, on_text, catch_interrupt)
+        return self._consume(Turn(Message("user", content)), options, streamed, on_text, catch_interrupt, until=until)
 
     def stream(self, content: str, **options: Any) -> ConversationStream:
         """Stream the reply as StreamEvents; the turn is recorded when the stream ends
@@ -171,8 +173,9 @@ class Conversation:
         return messages[:-1] if self.turns[-1].reply is not None else messages
 
     def _consume(self, turn: Turn, options: dict[str, Any], stream: bool, on_text: Callable[[str], None] | None,
-                 catch_interrupt: bool, replaces: Turn | None = None) -> Turn:  # fmt: skip
-        events = self._exchange(turn, options, stream, replaces)
+                 catch_interrupt: bool, replaces: Turn | None = None,
+                 until: Callable[[str], int | None] | None = None) -> Turn:  # fmt: skip
+        events = self._exchange(turn, options, stream, replaces, until)
         try:
             for event in events:
                 if event.text and on_text is not None:
@@ -187,18 +190,21 @@ class Conversation:
             events.close()  # whatever on_text raised: the turn is recorded before the caller goes on
         return turn
 
-    def _exchange(self, turn: Turn, options: dict[str, Any], stream: bool,
-                  replaces: Turn | None = None) -> Generator[StreamEvent, None, None]:  # fmt: skip
+    def _exchange(self, turn: Turn, options: dict[str, Any], stream: bool, replaces: Turn | None = None,
+                  until: Callable[[str], int | None] | None = None) -> Generator[StreamEvent, None, None]:  # fmt: skip
         """The one way a turn is sent: yields the reply's events, then records the turn
-        (also when the consumer stops early or Ctrl-C arrives, if part of it came)."""
+        (also when the consumer stops early or Ctrl-C arrives, if part of it came).
+        `until(text so far)` may return where the reply ends (an index): generation stops
+        there and the reply is that much, finished ("stop"), e.g. at the end of a code block."""
         client, opts = self.client, {**self.options, **options}
-        messages = self.messages(turn.user.text)
+        messages = self.messages(turn.user)
         turn.model, turn.options = client.model, {**client.defaults, **opts}
         started = time.perf_counter()
         parts: list[str] = []
         response: Response | None = None
         error: LLMKitError | None = None
         stopped: BaseException | None = None  # KeyboardInterrupt, or GeneratorExit (left early)
+        ended = False  # until() ended the reply
         try:
             if stream and client.capabilities.streaming:
                 events = client.stream(messages, **opts)
@@ -208,12 +214,26 @@ class Conversation:
                             if turn.first_token is None:
                                 turn.first_token = time.perf_counter() - started
                             parts.append(event.text)
+                            cut = until("".join(parts)) if until is not None else None
+                            if cut is not None:
+                                so_far = "".join(parts)
+                                parts[:] = [so_far[:cut]]
+                                piece = so_far[len(so_far) - len(event.text) : cut]
+                                ended = True
+                                if piece:
+                                    yield replace(event, text=piece)
+                                break
                         yield event
                 finally:
                     events.close()  # stops the backend (HTTP response closed, decoding ended)
                     response = events.partial_response()
+                    if ended and response is not None:
+                        response = replace(response, text="".join(parts), finish_reason="stop")
             else:  # one event, handed over once the turn is recorded (nothing left to interrupt)
                 response = client.chat(messages, **opts)
+                cut = until(response.text) if until is not None else None
+                if cut is not None:
+                    response = replace(response, text=response.text[:cut], finish_reason="stop")
                 turn.first_token = time.perf_counter() - started
                 parts.append(response.text)
         except (KeyboardInterrupt, GeneratorExit) as exc:

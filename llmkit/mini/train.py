@@ -57,7 +57,8 @@ from llmkit.mini.tokenizer import MiniTokenizer, train_tokenizer
 from llmkit.mini.train_config import TrainConfig
 from llmkit.mini.trainlog import TrainDisplay, plot_loss_curve
 
-__all__ = ["TrainConfig", "TrainResult", "StepInfo", "Trainer", "train", "lr_at", "evaluate", "make_optimizer"]
+__all__ = [
+    "TrainConfig", "TrainResult", "StepInfo", "Trainer", "train", "lr_at", "evaluate", "make_optimizer", "resume_point"]
 
 OPTIMIZER_FILE = "optimizer.pt"
 STATE_FILE = "trainer_state.json"
@@ -429,6 +430,18 @@ class Trainer:
         return TrainResult(path=self.out, steps=self.step_number, tokens_seen=self.state["tokens_seen"],
                            train_loss=self.last_loss, val_loss=val.get("val_loss"), val_bpb=val.get("val_bpb"),
                            elapsed=self.state["elapsed"], history=self.state["history"])  # fmt: skip
+
+
+def resume_point(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Where the checkpoint in `path` stopped: {"step", "elapsed" (seconds trained), "settings"
+    (the TrainConfig settings it was trained with)}. CheckpointError when there is none."""
+    out = Path(path)
+    if not is_checkpoint(out):
+        raise CheckpointError(f"cannot resume: {out} holds no checkpoint",
+                              hint="Train without resume=True first, or check the path.")  # fmt: skip
+    state = _read_state(out)
+    return {"step": int(state["step"]), "elapsed": float(state.get("elapsed") or 0.0),
+            "settings": dict(state.get("settings") or {})}  # fmt: skip
 
 
 def _read_state(path: Path) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from ..conversation import Cancelled, Conversation, Turn, open_client
 from ..errors import LLMKitError, ReplyInterruptedError
 from . import commands
 from .attach import format_attachment
-from .render import Renderer, shorten
+from .render import Renderer, completion_notice, sampling_text, shorten
 from .tooling import ToolTurns
 
 __all__ = ["ChatApp", "describe_resume"]
@@ -42,7 +42,17 @@ class ChatApp:
         self.reason = reason
         self.client_kwargs = dict(client_kwargs or {})  # carried over, where they fit, by /model
         self.attachments: list[tuple[str, str]] = []
+        self.markdown: bool | None = None  # /markdown on|off; None: Markdown for chat models only
         self.tools = ToolTurns(tools, out, ask=self.reader.read) if tools else None
+
+    def verbatim(self) -> str | None:
+        """How replies are shown: None for Markdown (chat models), else as is: code from a
+        code model, highlighted ("python"), or text ("text"). /markdown on|off decides."""
+        client = self.conversation.client
+        markdown = self.markdown if self.markdown is not None else not client.backend.completion_model
+        if markdown:
+            return None
+        return "python" if client.backend.completion_model and client.backend.provider == "mini" else "text"
 
     @property
     def multiline_keys(self) -> bool:
@@ -54,7 +64,7 @@ class ChatApp:
         client = self.conversation.client
         _own_ctrl_c()
         self.out.banner(client.model, self.reason, completion=client.backend.completion_model, resumed=resumed,
-                        multiline_keys=self.multiline_keys)  # fmt: skip
+                        multiline_keys=self.multiline_keys, sampling=sampling_text(client))  # fmt: skip
         self.out.warm_up()
         while True:
             try:
@@ -105,9 +115,24 @@ class ChatApp:
         if self.tools is not None:  # an agent answers: the model may call tools first
             return self.tools.send(self.conversation, content, on_text)
         return self.conversation.send(content, on_text=on_text, stream=True, catch_interrupt=True,
-                                      **_truncation(truncate))  # fmt: skip
+                                      **_truncation(truncate), **self._block_end(content))  # fmt: skip
+
+    def _block_end(self, content: Any) -> dict[str, Any]:
+        """A completion model's reply ends with the code block it continues, unless a
+        max_tokens was asked for (-o / /set)."""
+        client = self.conversation.client
+        asked = "max_tokens" in {**client.defaults, **self.conversation.options}
+        if not client.backend.completion_model or asked or not isinstance(content, str):
+            return {}
+        from ..tasks._code_post import end_of_block
+
+        return {"until": end_of_block(content)}
 
     # --- the actions commands ask for --------------------------------------------------
+
+    def send(self, text: str) -> None:
+        """Send a message as if typed (from /edit)."""
+        self.handle(text if not text.startswith("/") else "/" + text)
 
     def retry(self) -> None:
         conv = self.conversation
@@ -139,7 +164,7 @@ class ChatApp:
                 conv.pending = messages[-1].text  # /retry can send it after /undo, /clear or /model
                 self.attachments = []
             return
-        reply = self.out.reply()
+        reply = self.out.reply(self.verbatim())
         try:
             turn = send(reply.write, truncate)
         except Cancelled:
@@ -185,8 +210,7 @@ class ChatApp:
     def announce_model(self) -> None:
         client = self.conversation.client
         if client.backend.completion_model:
-            self.out.warn(f"{client.model} is a completion model, not a chat model: it continues the "
-                          "conversation's text rather than answering it.")  # fmt: skip
+            self.out.warn(completion_notice(client.model))
 
 
 def describe_resume(cid: str, turns: list[Turn], conversation: dict[str, Any]) -> str:

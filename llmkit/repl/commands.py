@@ -35,6 +35,7 @@ class ChatContext(Protocol):
     out: Renderer
     attachments: list[tuple[str, str]]  # (name, text) for the next message
     tools: ToolTurns | None  # `llmkit chat --tools`: the tools an agent answers with
+    markdown: bool | None  # /markdown: True, False, or None (Markdown for chat models only)
 
     @property
     def multiline_keys(self) -> bool: ...
@@ -42,6 +43,8 @@ class ChatContext(Protocol):
     def switch_model(self, model: str) -> None: ...
 
     def retry(self) -> None: ...
+
+    def send(self, text: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,11 @@ def _model(chat: ChatContext, arg: str) -> None:
     if not arg:
         caps = ", ".join(client.capabilities.names())
         chat.out.info(f"model {client.model} [{caps}]; context window {client.context_window() or 'unknown'}")
+        from .render import sampling_text
+
+        sampling = sampling_text(client)
+        if sampling:
+            chat.out.info(sampling)
         return
     chat.switch_model(arg)
 
@@ -230,3 +238,70 @@ def _tools(chat: ChatContext, arg: str) -> None:
 @command("/exit", "/exit", "leave (Ctrl-D does too)", aliases=("/quit", "/q"))
 def _exit(chat: ChatContext, arg: str) -> None:
     raise ExitChat
+
+
+@command("/set", "/set [NAME [VALUE]]", "set an option for the next turns, e.g. /set temperature 0 (no VALUE: unset; "
+         "nothing: show them)")  # fmt: skip
+def _set(chat: ChatContext, arg: str) -> None:
+    import json
+
+    from ..options import validate
+
+    conv = chat.conversation
+    name, _, raw = arg.partition(" ")
+    if not name:
+        shown = {**conv.client.defaults, **conv.options}
+        chat.out.info("options: " + (", ".join(f"{k}={v!r}" for k, v in shown.items()) or "none set (the model's defaults)"))
+        from .render import sampling_text
+
+        sampling = sampling_text(conv.client)
+        if sampling:
+            chat.out.info(sampling)
+        return
+    if not raw.strip():
+        conv.options.pop(name, None)
+        chat.out.note(f"{name} unset")
+        return
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw.strip()
+    checked = validate({name: value}, conv.client.backend.options, conv.client.model)
+    conv.options.update(checked)
+    chat.out.note(f"{name} = {value!r} for the next turns")
+
+
+@command("/markdown", "/markdown [on|off]", "show replies as Markdown, or as they are (no argument: say which)")
+def _markdown(chat: ChatContext, arg: str) -> None:
+    if arg.lower() in ("on", "off"):
+        chat.markdown = arg.lower() == "on"
+        chat.out.note("replies are rendered as Markdown" if chat.markdown else "replies are shown as they are (verbatim)")
+        return
+    if arg:
+        raise UsageError(f"/markdown takes on or off, not {arg!r}")
+    auto = " (chosen for this model: /markdown on|off changes it)" if chat.markdown is None else ""
+    client = chat.conversation.client
+    on = chat.markdown if chat.markdown is not None else not client.backend.completion_model
+    chat.out.info(("replies are rendered as Markdown" if on else "replies are shown as they are") + auto)
+
+
+@command("/copy", "/copy", "copy the last reply to the clipboard")
+def _copy(chat: ChatContext, arg: str) -> None:
+    from .clipboard import copy
+
+    turns = [t for t in chat.conversation.turns if t.reply is not None]
+    if not turns:
+        raise UsageError("there is no reply to copy yet")
+    how = copy(turns[-1].text, chat.out.console)
+    chat.out.note(f"copied the last reply ({len(turns[-1].text):,} characters) {how}")
+
+
+@command("/edit", "/edit", "write the next message in $EDITOR (VISUAL or EDITOR), then send it")
+def _edit(chat: ChatContext, arg: str) -> None:
+    from .clipboard import edit
+
+    text = edit(arg)
+    if not text.strip():
+        chat.out.info("nothing written: nothing sent")
+        return
+    chat.send(text)

@@ -119,8 +119,8 @@ def completer(commands: Mapping[str, Command], models: Callable[[], list[str]] |
                 return
             if " " not in text:
                 for name in names:
-                    if name.startswith(text):
-                        yield Completion(name, start_position=-len(text))
+                    if name.startswith(text):  # with a space: the argument can be typed straight away
+                        yield Completion(name + " ", start_position=-len(text), display=name)
                 return
             name, _, rest = text.partition(" ")
             kind = takes.get(name.lower())

@@ -1,4 +1,4 @@
-"""Markdown that renders while it streams.
+"""Markdown that renders while it streams (or text shown as is: `verbatim`).
 
 Re-rendering the whole reply in a rich `Live` breaks once the reply is taller than the
 screen (the part that scrolled off cannot be redrawn) and costs O(n) per update. So the
@@ -19,10 +19,12 @@ MIN_INTERVAL = 0.05  # seconds between redraws (20 per second)
 
 
 class MarkdownStream:
-    def __init__(self, console: Any, *, code_theme: str = "monokai", min_interval: float = MIN_INTERVAL) -> None:
+    def __init__(self, console: Any, *, code_theme: str = "monokai", min_interval: float = MIN_INTERVAL,
+                 verbatim: str | None = None) -> None:  # fmt: skip
         from rich.live import Live
 
         self.console = console
+        self.verbatim = verbatim  # None: Markdown; else shown as is: "text", or a language to highlight
         self.code_theme = code_theme
         self.min_interval = min_interval
         self.text = ""
@@ -63,9 +65,20 @@ class MarkdownStream:
         buf = io.StringIO()
         c = Console(file=buf, force_terminal=True, color_system=self.console.color_system,
                     width=self.console.width, legacy_windows=False)  # fmt: skip
-        c.print(Markdown(self.text, code_theme=self.code_theme))
+        c.print(Markdown(self.text, code_theme=self.code_theme) if self.verbatim is None else self._as_is())
         # rich pads paragraphs to the full width with spaces: drop them (copy-paste stays clean)
         return [line.rstrip(" ") + "\n" for line in buf.getvalue().splitlines()]
+
+    def _as_is(self) -> Any:
+        """The text exactly as written (indentation kept, nothing reflowed): highlighted when
+        it is code, long lines wrapped at word boundaries."""
+        from rich.syntax import Syntax
+        from rich.text import Text
+
+        if self.verbatim == "text":
+            return Text(self.text)
+        return Syntax(self.text.strip("\n"), self.verbatim or "text", theme=self.code_theme, word_wrap=True,
+                      background_color="default")  # fmt: skip
 
     def _draw(self) -> None:
         lines = self._render()

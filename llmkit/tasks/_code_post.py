@@ -27,9 +27,10 @@ is taken off again.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 __all__ = [
-    "balance_brackets", "drop_degenerate", "heal_prefix", "indent_of", "postprocess", "remove_suffix_overlap",
+    "balance_brackets", "drop_degenerate", "end_of_block", "heal_prefix", "indent_of", "postprocess", "remove_suffix_overlap",
     "scope_at", "strip_specials", "trim_to_scope", "unheal",
 ]  # fmt: skip
 
@@ -342,3 +343,16 @@ def postprocess(raw: str, prefix: str, suffix: str, scope: str, language: str | 
     else:
         text = ""
     return text, rules
+
+
+def end_of_block(prefix: str) -> Callable[[str], int | None]:
+    """For a model continuing `prefix` as it streams: `check(text so far)` is where the
+    continuation ends, the block `prefix` opens (or is in) being over, as `trim_to_scope`
+    sees it, once the first line past the block has begun; None while the block goes on.
+    Used for completion models, so that `def f(n):` gets one function, not a window full."""
+
+    def check(text: str) -> int | None:
+        kept = trim_to_scope(text, prefix, "block")
+        return len(kept) if len(kept) < len(text) and text[len(kept) :].strip() else None
+
+    return check

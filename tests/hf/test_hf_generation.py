@@ -237,9 +237,10 @@ def test_the_model_authors_generation_defaults_apply_when_a_call_sets_none(tiny_
         llmkit.clear_caches()
         return llmkit.Client(f"hf:{target}", max_tokens=8)
 
-    derived = llmkit.Client(f"hf:{tiny_dir}", max_tokens=8)  # save_pretrained's config: no authors' choice
-    assert derived.backend.sampling_defaults == {}
-    assert len({derived.chat("Hello", seed=s).text for s in range(4)}) > 1  # OpenAI's default: sampling
+    derived = llmkit.Client(f"hf:{tiny_dir}", max_tokens=8)  # a config transformers derived: generate is greedy
+    assert derived.backend.sampling_defaults == {"temperature": 0}
+    assert len({derived.chat("Hello", seed=s).text for s in range(3)}) == 1  # as model.generate() would do
+    assert len({derived.chat("Hello", temperature=1.0, seed=s).text for s in range(4)}) > 1  # the call wins
 
     greedy = variant("greedy", {"bos_token_id": 1, "eos_token_id": 2})  # a file without do_sample
     assert greedy.backend.sampling_defaults == {"temperature": 0}

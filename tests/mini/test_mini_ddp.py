@@ -101,7 +101,7 @@ def test_two_ranks_train_save_and_resume(tmp_path: Path, corpus_dir: Path) -> No
     assert ckpt.tokenizer.to_str() == load_checkpoint(single.path).tokenizer.to_str()
 
     # Resume with the documented command line: continues from step 8 with the saved optimizer state.
-    proc = torchrun("-m", "llmkit.cli", "train", str(corpus_dir), "-o", str(out), "--resume", "--steps", "12",
+    proc = torchrun("-m", "llmkit.cli", "train", str(corpus_dir), "-o", str(out), "--resume", "--steps", "4",  # 4 more
                     "--batch", "4", "--lr", "3e-3", "--warmup", "2", "--eval-every", "4", "--checkpoint-every", "4",
                     "--seed", "7", "--fim-rate", "0.3")  # fmt: skip
     assert "saved" in proc.stdout and "after 12 steps" in proc.stdout
