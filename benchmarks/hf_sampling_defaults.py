@@ -70,11 +70,11 @@ def main() -> None:
     print(f"llmkit default == model.generate() default: {same}/{len(questions)} answers identical (target: all)")
 
     greedy = client.chat_batch([[llmkit.user(q)] for q, _ in questions])
-    greedy_right = sum(right(r.text, e) for r, (_, e) in zip(greedy, questions))
+    greedy_right = sum(right(r.text, e) for r, (_, e) in zip(greedy, questions, strict=True))
     sampled_right = 0.0
     for seed in (1, 2, 3):
         sampled = client.chat_batch([[llmkit.user(q)] for q, _ in questions], temperature=1.0, seed=seed)
-        sampled_right += sum(right(r.text, e) for r, (_, e) in zip(sampled, questions)) / 3
+        sampled_right += sum(right(r.text, e) for r, (_, e) in zip(sampled, questions, strict=True)) / 3
     print(f"right answers: greedy (llmkit's default, as generate) {greedy_right}/{len(questions)}, "
           f"temperature 1 (OpenAI's default) {sampled_right:.1f}/{len(questions)} (mean of 3 seeds)")
 

@@ -56,6 +56,8 @@ __all__ = [
     "CompressedFileError",
     "redact",
     "redact_url",
+    "remember_secret",
+    "remember_header",
 ]
 
 # Things that look like secrets: OpenAI-style keys, bearer tokens, generic sk-/key- ids.

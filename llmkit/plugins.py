@@ -218,6 +218,7 @@ def _scan() -> list[dict[str, Any]]:
             "version": meta["Version"] or "",
             "summary": meta["Summary"] or "",
             "requires": requires,
+            "incompatible": _version_ok(requires),  # decided here, cached with the scan (keyed by llmkit's version)
             "entry_points": [[ep.group, ep.name, ep.value] for ep in eps],
         }
     return sorted(found.values(), key=lambda d: _normal(d["name"]))
@@ -241,7 +242,9 @@ def _llmkit_requirement(requires: list[str]) -> str:
 
 
 def _scan_key() -> list[Any]:
-    key: list[Any] = [sys.version, sys.prefix]
+    from ._version import __version__
+
+    key: list[Any] = [sys.version, sys.prefix, __version__]
     for entry in sys.path:
         try:
             key.append([entry, os.stat(entry or ".").st_mtime_ns])
@@ -323,7 +326,7 @@ class _Manager:
             if wanted is not None and _normal(plugin.name) not in wanted:
                 plugin.skipped = "not in LLMKIT_PLUGINS"
                 continue
-            why = _version_ok(plugin.requires)
+            why = d.get("incompatible", "")
             if why:
                 plugin.skipped = f"incompatible: {why}; upgrade it (pip install -U {plugin.name}) or pin llmkit"
                 self.note(plugin.name, plugin.skipped, plugin=plugin)

