@@ -361,3 +361,19 @@ def test_output_cut_by_head_is_quiet_and_the_turn_is_kept():
     r = subprocess.run(["bash", "-c", f"{sys.executable} -m llmkit.cli logs | head -c 5; echo \" rc=${{PIPESTATUS[0]}}\""],
                        capture_output=True, text=True, timeout=60)  # fmt: skip
     assert r.stdout.endswith(" rc=0\n") and r.stderr == ""
+
+
+def test_keys_typed_while_the_model_loads_are_sent_once_as_typed():
+    """Typed before the prompt exists (the model loading): the kernel must neither echo the
+    keys (they would show twice) nor turn Enter into Ctrl-J (a new line, not a send)."""
+    child = pexpect.spawn(sys.executable, ["-m", "llmkit.cli", "chat", "-m", "mini", "--max-tokens", "3"],
+                          env={**os.environ, "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm-256color"},
+                          encoding="utf-8", dimensions=(40, 120), timeout=60)  # fmt: skip
+    child.expect("loading mini")  # the spinner: the chat has started, the prompt is not there yet
+    child.send("typed ahead\r")
+    child.expect("tok/s")  # it was sent, and answered
+    shown = strip_ansi(child.before)
+    assert shown.count("typed ahead") == 1  # on the prompt line only: not echoed by the kernel as well
+    assert "> typed ahead" in shown
+    child.expect(PROMPT)
+    quit_chat(child)

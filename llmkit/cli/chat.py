@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from llmkit.cli.ask import add_conversation_options, add_model_options
 from llmkit.cli.ask_input import add_template_argument
@@ -33,6 +33,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.model is not None and not args.model.strip():  # -m '' is a mistake, not "the default"
+        from llmkit.errors import UnknownModelError
+
+        raise UnknownModelError("-m was given an empty model id", hint="Name a model, or leave -m out for the default.")
+    from llmkit.repl.typeahead import TypeaheadHold
+
+    hold = TypeaheadHold().start()  # keys typed while the model loads reach the prompt as typed
+    try:
+        return _run(args, hold)
+    finally:
+        hold.release()
+
+
+def _run(args: argparse.Namespace, hold: Any) -> int:
     from llmkit import registry
     from llmkit.cli.ask import client_kwargs, open_history, resume
     from llmkit.cli.ask_input import load_template
@@ -45,10 +59,6 @@ def run(args: argparse.Namespace) -> int:
     from llmkit.repl.input import make_reader
     from llmkit.repl.render import Renderer
 
-    if args.model is not None and not args.model.strip():  # -m '' is a mistake, not "the default"
-        from llmkit.errors import UnknownModelError
-
-        raise UnknownModelError("-m was given an empty model id", hint="Name a model, or leave -m out for the default.")
     out = Renderer()
     template = load_template(args)
     history = open_history(args)
@@ -79,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     if system and cid and conv.history is not None:
         conv.set_system(system)
     reader = make_reader(COMMANDS, models=model_candidates)
+    reader.before_first_read = hold.release
     resumed = describe_resume(cid, turns, conversation) if cid else None
     tools, servers = _tools(args, out)
     try:

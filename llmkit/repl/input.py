@@ -47,6 +47,7 @@ def make_reader(
 
 class PlainReader:
     multiline_keys = False
+    before_first_read: Callable[[], None] | None = None  # unused: no terminal to hand back
 
     def read(self, prompt: str = "> ", default: str = "") -> str:
         line = input(prompt)
@@ -96,7 +97,12 @@ class TerminalReader:
             prompt_continuation=lambda width, line_number, soft_wrap: "." * (width - 1) + " ",
         )
 
+    before_first_read: Callable[[], None] | None = None  # e.g. TypeaheadHold.release
+
     def read(self, prompt: str = "> ", default: str = "") -> str:
+        if self.before_first_read is not None:
+            release, self.before_first_read = self.before_first_read, None
+            release()
         return self.session.prompt(prompt, default=default)
 
 
