@@ -13,12 +13,13 @@ Discovery reads package metadata only, once per process, and the answer is cache
 (keyed by the mtimes of the sys.path folders, so an install or uninstall refreshes it): listing
 commands for `llmkit --help` or providers for an error message imports no plugin. The object
 behind a registration is imported the first time it is used. The built-in providers sit in
-the same table (owner "llmkit") and llmkit's own commands and tools are added to it by the
-layers that define them, so one lookup serves all and a plugin cannot shadow a built-in.
+the same table (owner "llmkit"), so do llmkit's own tools (by import path, like the providers),
+and llmkit's commands are added to it by the layer that defines them, so one lookup serves all
+and a plugin cannot shadow a built-in.
 
 Isolation: whatever a plugin gets wrong (an import that fails, an entry point naming a
 missing object, a hook that raises, a name someone else owns, a `llmkit` requirement this
-version does not meet) becomes a problem recorded and logged once, naming the plugin and its
+version does not meet, metadata that cannot be read) becomes a problem recorded and logged once, naming the plugin and its
 distribution, and the rest keeps working. Using the broken registration raises a
 `PluginError` that says it in one line. `LLMKIT_PLUGINS` (a comma list of distribution names,
 empty for none) restricts which plugins load.
@@ -43,6 +44,7 @@ __all__ = [
     "KINDS",
     "GROUPS",
     "BUILTIN_PROVIDERS",
+    "BUILTIN_TOOLS",
     "Registration",
     "Plugin",
     "registrations",
@@ -80,6 +82,14 @@ BUILTIN_PROVIDERS: dict[str, tuple[str, str | None]] = {
     "hf": ("llmkit.backends.hf:HFBackend", "hf"),
     "mini": ("llmkit.backends.mini:MiniBackend", "mini"),
     "mock": ("llmkit.backends.mock:MockBackend", None),
+}
+
+# llmkit's own tools, by import path: they are llmkit's before llmkit.agents is imported too
+# (which adds the same objects), so a plugin's tool of one of these names never wins
+BUILTIN_TOOLS: dict[str, str] = {
+    "calculate": "llmkit.agents.builtin:calculate",
+    "now": "llmkit.agents.builtin:now",
+    "files": "llmkit.agents.builtin:Files",
 }
 
 _UNSET: Any = object()
@@ -158,7 +168,7 @@ class Plugin:
 def _import(target: str) -> Any:
     import importlib
 
-    module_name, _, attr = target.partition(":")
+    module_name, _, attr = re.sub(r"\s*\[[^\]]*\]\s*$", "", target).partition(":")  # "mod:obj [extra]"
     obj: Any = importlib.import_module(module_name.strip())
     for part in filter(None, attr.strip().split(".")):
         try:
@@ -205,23 +215,51 @@ def _scan() -> list[dict[str, Any]]:
 
     found: dict[str, dict[str, Any]] = {}
     for dist in distributions():
-        eps = [ep for ep in dist.entry_points if ep.group in GROUPS]
-        if not eps:
+        try:
+            eps = [ep for ep in dist.entry_points if ep.group in GROUPS]
+            broken = ""
+        except Exception as exc:  # a malformed entry_points.txt: that distribution only, never the scan
+            text = _read_text(dist, "entry_points.txt")
+            if not re.search(r"^\s*\[\s*llmkit(\.\w+)?\s*\]", text, re.M):
+                continue  # not an llmkit plugin: its problem is not llmkit's to report
+            eps, broken = [], f"its entry_points.txt cannot be read ({_describe(exc)}): reinstall it"
+        if not eps and not broken:
             continue
-        meta = dist.metadata
-        name = meta["Name"] or "?"
+        name, version, summary, requires = "", "", "", ""
+        try:
+            meta = dist.metadata
+            name = meta["Name"] or ""
+            version, summary = meta["Version"] or "", meta["Summary"] or ""
+            requires = _llmkit_requirement(dist.requires or [])
+        except Exception as exc:  # a malformed METADATA (or Requires-Dist)
+            broken = broken or f"its metadata cannot be read ({_describe(exc)}): reinstall it"
+        name = name or _dist_folder_name(dist)
         if _normal(name) in found or _normal(name) == "llmkit":
             continue  # the first on sys.path wins, as for imports; llmkit's own are built in
-        requires = _llmkit_requirement(dist.requires or [])
         found[_normal(name)] = {
             "name": name,
-            "version": meta["Version"] or "",
-            "summary": meta["Summary"] or "",
+            "version": version,
+            "summary": summary,
             "requires": requires,
             "incompatible": _version_ok(requires),  # decided here, cached with the scan (keyed by llmkit's version)
+            "broken": broken,
             "entry_points": [[ep.group, ep.name, ep.value] for ep in eps],
         }
     return sorted(found.values(), key=lambda d: _normal(d["name"]))
+
+
+def _read_text(dist: Any, filename: str) -> str:
+    try:
+        return dist.read_text(filename) or ""
+    except Exception:
+        return ""
+
+
+def _dist_folder_name(dist: Any) -> str:
+    """A distribution's name from its .dist-info/.egg-info folder, when its metadata has none."""
+    path = str(getattr(dist, "_path", "") or "")
+    stem = os.path.basename(path.rstrip("/\\"))
+    return re.split(r"-\d|\.(?:dist|egg)-info$", stem)[0] or "?"
 
 
 def _llmkit_requirement(requires: list[str]) -> str:
@@ -236,15 +274,28 @@ def _llmkit_requirement(requires: list[str]) -> str:
         except InvalidRequirement:
             continue
         if _normal(req.name) == "llmkit" and (req.marker is None or req.marker.evaluate({"extra": ""})):
+            if req.url:  # "llmkit @ git+https://...": a source, not a version range
+                return ""
             as_written = re.sub(r"^\s*[A-Za-z0-9._-]+\s*(\[[^\]]*\])?", "", line.split(";")[0])
             return as_written.strip().strip("()").replace(" ", "") or str(req.specifier)
     return ""
 
 
+_CACHE_FORMAT = 2  # bumped when a scan entry changes shape: an older llmkit's file is then scanned again
+_ENTRY_FIELDS = {"name": str, "version": str, "summary": str, "requires": str, "incompatible": str, "broken": str,
+                 "entry_points": list}  # fmt: skip
+
+
+def _valid_entry(d: Any) -> bool:
+    return (isinstance(d, dict) and all(isinstance(d.get(k), t) for k, t in _ENTRY_FIELDS.items())
+            and all(isinstance(ep, list) and len(ep) == 3 and ep[0] in GROUPS and all(isinstance(x, str) for x in ep)
+                    for ep in d["entry_points"]))  # fmt: skip
+
+
 def _scan_key() -> list[Any]:
     from ._version import __version__
 
-    key: list[Any] = [sys.version, sys.prefix, __version__]
+    key: list[Any] = [_CACHE_FORMAT, sys.version, sys.prefix, __version__]
     for entry in sys.path:
         try:
             key.append([entry, os.stat(entry or ".").st_mtime_ns])
@@ -265,7 +316,7 @@ def _cached_scan() -> list[dict[str, Any]]:
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
-        if data.get("key") == key:
+        if data.get("key") == key and all(_valid_entry(d) for d in data["plugins"]):
             return list(data["plugins"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
@@ -326,6 +377,10 @@ class _Manager:
             if wanted is not None and _normal(plugin.name) not in wanted:
                 plugin.skipped = "not in LLMKIT_PLUGINS"
                 continue
+            if d.get("broken"):
+                plugin.skipped = d["broken"]
+                self.note(plugin.name, plugin.skipped, plugin=plugin)
+                continue
             why = d.get("incompatible", "")
             if why:
                 plugin.skipped = f"incompatible: {why}; upgrade it (pip install -U {plugin.name}) or pin llmkit"
@@ -342,15 +397,15 @@ class _Manager:
         return out
 
     def note(self, owner: str, problem: str, plugin: Plugin | None = None) -> None:
-        """Record a plugin's problem, and log it, once."""
+        """Record a plugin's problem (on the plugin as discovered now), and log it, once."""
         with self._lock:
+            if plugin is None and self._plugins is not None:
+                plugin = self._plugins.get(_normal(owner))
+            if plugin is not None and problem not in plugin.problems:
+                plugin.problems.append(problem)  # again after a new discovery (LLMKIT_PLUGINS changed)
             if (owner, problem) in self._reported:
                 return
             self._reported.add((owner, problem))
-            if plugin is None and self._plugins is not None:
-                plugin = self._plugins.get(_normal(owner))
-            if plugin is not None:
-                plugin.problems.append(problem)
         log.warning("plugin %s: %s", owner, problem)
 
     # -- lookup ------------------------------------------------------------------------
@@ -376,6 +431,8 @@ class _Manager:
         if kind == "provider" and name in BUILTIN_PROVIDERS:
             target, extra = BUILTIN_PROVIDERS[name]
             out.append(Registration("provider", name, target, extra=extra))
+        if kind == "tool" and name in BUILTIN_TOOLS and ("tool", name) not in self._builtin:
+            out.append(Registration("tool", name, BUILTIN_TOOLS[name]))
         for table in (self._builtin, self._in_process):
             if (kind, name) in table:
                 out.append(table[(kind, name)])
@@ -391,6 +448,8 @@ class _Manager:
         seen: dict[str, None] = {}
         if kind == "provider":
             seen.update(dict.fromkeys(n for n in BUILTIN_PROVIDERS if n != "mock"))
+        if kind == "tool":
+            seen.update(dict.fromkeys(BUILTIN_TOOLS))
         seen.update(dict.fromkeys(n for k, n in self._builtin if k == kind))
         seen.update(dict.fromkeys(n for k, n in self._in_process if k == kind))
         seen.update(dict.fromkeys(r.name for r in self._all() if r.kind == kind))  # a hook is named after its provider
@@ -401,8 +460,12 @@ class _Manager:
         return any(r.hook and not r.loaded for r in self._all())
 
     def _run_hooks(self) -> None:
+        with self._lock:  # each hook runs once, even when threads look a name up together
+            self._run_hooks_locked()
+
+    def _run_hooks_locked(self) -> None:
         for plugin in self.plugins().values():
-            for r in plugin.registrations:
+            for r in list(plugin.registrations):
                 if not r.hook or r.loaded:
                     continue
                 try:
@@ -553,15 +616,17 @@ def get_tool(name: str, arg: str | None = None) -> Any:
     from .tools import Tool
 
     obj = load("tool", name)
-    if isinstance(obj, Tool) or not (isinstance(obj, type) or arg is not None):
+    factory = isinstance(obj, type) or (callable(obj) and not isinstance(obj, Tool))
+    if not factory or (arg is None and not isinstance(obj, type)):  # a Tool, a tool set, a plain function
         if arg is not None:
             raise PluginError(f"tool {name!r} takes no argument (got {arg!r})", hint=f"Use it as {name}, without '='.")
         return obj
     try:
         return obj(arg) if arg is not None else obj()
     except TypeError as exc:
-        raise PluginError(f"tool {name!r} could not be made: {exc}",
-                          hint=f"It takes an argument: --tool {name}=VALUE (Python: get_tool({name!r}, VALUE)).") from None  # fmt: skip
+        hint = (f"It takes an argument: --tool {name}=VALUE (Python: get_tool({name!r}, VALUE))." if arg is None
+                else f"Check what {name} takes; `llmkit plugins` shows which plugin provides it.")  # fmt: skip
+        raise PluginError(f"tool {name!r} could not be made: {exc}", hint=hint) from None
 
 
 def get_task(name: str) -> Callable[..., Any]:
@@ -574,6 +639,7 @@ def get_task(name: str) -> Callable[..., Any]:
 
 def check_all() -> list[Plugin]:
     """Import everything every plugin registers (for `llmkit plugins`): problems are recorded."""
+    _manager._run_hooks()  # first: what the hooks register is checked with the rest
     for plugin in plugins():
         if plugin.skipped:
             continue
@@ -583,7 +649,6 @@ def check_all() -> list[Plugin]:
                 reg.load()
             except PluginError:
                 pass
-        _manager._run_hooks()
     return plugins()
 
 

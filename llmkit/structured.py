@@ -4,6 +4,8 @@ cannot be held to a schema.
 Three strategies, and `Response.structured_by` says which one answered:
 
 - "native": the server enforces the schema (OpenAI's json_schema response format).
+  A compatible server's json_schema answer is "server": it may have ignored the format
+  (transformers serve does), so the answer is checked, and asked for again if it does not fit.
 - "constrained": a local backend lets the model write only schema-valid tokens
   (llmkit.constraints).
 - "prompted": the schema is stated in the prompt, the JSON is taken from the answer

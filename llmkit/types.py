@@ -299,7 +299,8 @@ class Response:
     id: str | None = None
     raw: Any = field(default=None, repr=False)
     response_format: Any = field(default=None, repr=False)
-    # how structured output was obtained: "native" (the server's response_format),
+    # how structured output was obtained: "native" (the server's response_format), "server" (a compatible
+    # server's response_format, checked),
     # "constrained" (local constrained decoding) or "prompted" (described, validated, re-asked)
     structured_by: str | None = None
 

@@ -320,3 +320,185 @@ def test_help_after_the_first_run_reads_no_package_metadata(site, tmp_path):
     assert "hello" in first.stdout and "hello" in second.stdout
     assert "importlib.metadata" in first.stdout  # the scan
     assert second.stdout.rstrip().endswith("[]"), second.stdout[-300:]  # the cache
+
+
+# --- review fixes --------------------------------------------------------------------------------
+
+
+def test_a_distribution_with_a_malformed_entry_points_file_breaks_nothing(site, tmp_path, capsys):
+    """One bad entry_points.txt (a hand-edited or half-written install) made importlib.metadata
+    raise inside the scan, and with it `llmkit --help`, `llmkit models` and every lookup."""
+    site("llmkit-aaa", {"aaa": BACKEND}, {"llmkit.providers": {"aaa": "aaa:Shout"}})
+    site("llmkit-mangled", {}, {"llmkit.providers": {"mangled": "mangled:Shout"}})
+    info = tmp_path / "site" / "llmkit_mangled-1.0.dist-info"
+    (info / "entry_points.txt").write_text("[llmkit.providers]\nthis line has no equals sign\n")
+    other = tmp_path / "site" / "unrelated-2.0.dist-info"  # not a plugin: skipped without a word
+    other.mkdir()
+    (other / "METADATA").write_text("Metadata-Version: 2.1\nName: unrelated\nVersion: 2.0\n")
+    (other / "entry_points.txt").write_text("[console_scripts]\nbroken\n")
+    plugins.rescan()
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "COMMAND" in capsys.readouterr().out
+    assert llmkit.Client("aaa:x").chat("still here").text == "STILL HERE"
+    (mangled,) = [p for p in plugins.plugins() if p.name == "llmkit-mangled"]
+    assert mangled.skipped.startswith("its entry_points.txt cannot be read")
+    assert [p for p in plugins.problems() if p.startswith("llmkit-mangled:")] == [f"llmkit-mangled: {mangled.skipped}"]
+    assert "unrelated" not in [p.name for p in plugins.plugins()]
+
+
+def test_a_requirement_on_llmkit_by_url_is_not_an_incompatible_version(site):
+    site("llmkit-dev", {"dev": BACKEND}, {"llmkit.providers": {"dev": "dev:Shout"}},
+         requires="llmkit @ git+https://example.com/llmkit.git")  # fmt: skip
+    (plugin,) = [p for p in plugins.plugins() if p.name == "llmkit-dev"]
+    assert plugin.skipped == "" and plugin.requires == ""
+    assert llmkit.Client("dev:x").chat("ok").text == "OK"
+
+
+def test_an_entry_point_with_extras_loads_its_object(site):
+    site("llmkit-ext", {"extmod": BACKEND}, {"llmkit.providers": {"withextra": "extmod:Shout [fast]"}})
+    assert llmkit.Client("withextra:x").chat("hey").text == "HEY"
+
+
+def test_problems_are_shown_again_after_llmkit_plugins_changes(site, monkeypatch):
+    """A new discovery (LLMKIT_PLUGINS changed) has new Plugin objects: a problem logged once
+    must still be on them, or `llmkit plugins` shows FAILED with no reason."""
+    site("llmkit-needy", {"needy": "import no_such_sdk_xyz\n"}, {"llmkit.providers": {"needy": "needy:Thing"}})
+    site("llmkit-old", {"old": BACKEND}, {"llmkit.providers": {"old": "old:Shout"}}, requires="llmkit<0.1")
+    with pytest.raises(llmkit.PluginError):
+        llmkit.Client("needy:m")
+    assert len(plugins.problems()) == 2
+    monkeypatch.setenv("LLMKIT_PLUGINS", "llmkit-needy,llmkit-old,llmkit-other")  # a change: discovery runs again
+    with pytest.raises(llmkit.PluginError):
+        llmkit.Client("needy:m")
+    found = plugins.problems()
+    assert any(p.startswith("llmkit-needy:") and "no_such_sdk_xyz" in p for p in found)
+    assert any(p.startswith("llmkit-old:") and "incompatible" in p for p in found)
+
+
+def test_what_a_register_hook_registers_is_checked_by_llmkit_plugins(site, capsys):
+    hook = "import llmkit\ndef register():\n    llmkit.register_provider('late', 'hooked_backend:Nope')\n"
+    site("llmkit-hooked", {"hooked": hook, "hooked_backend": BACKEND}, {"llmkit": {"hooked": "hooked:register"}})
+    assert main(["plugins"]) == 1
+    out = capsys.readouterr().out
+    assert "late" in out and "FAILED" in out and "has no attribute 'Nope'" in out
+
+
+def test_register_hooks_run_once_when_threads_look_up_together(site):
+    import threading
+
+    hook = ("import time, llmkit\nCALLS = []\ntime.sleep(0.3)  # a slow import: the others wait for it, then run the hook\n"
+            "def register():\n    CALLS.append(1)\n    llmkit.register_provider('racy', 'racy_backend:Shout')\n")  # fmt: skip
+    site("llmkit-racy", {"racy": hook, "racy_backend": BACKEND}, {"llmkit": {"racy": "racy:register"}})
+    threads = [threading.Thread(target=plugins.get, args=("provider", "nothing_here")) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sys.modules["racy"].CALLS == [1]
+    assert plugins.get("provider", "racy").owner == "llmkit-racy"
+    assert not plugins.problems()  # no conflict of the plugin with itself
+
+
+def test_a_cache_file_from_an_older_format_is_scanned_again(site, isolated_home):
+    site("llmkit-old", {"old": BACKEND}, {"llmkit.providers": {"old": "old:Shout"}}, requires="llmkit<0.1")
+    plugins.names("provider")
+    path = isolated_home / "cache" / "plugins.json"
+    data = json.loads(path.read_text())
+    for entry in data["plugins"]:
+        del entry["incompatible"]  # what the previous llmkit 0.1.0 wrote: no version verdict
+    data["key"][0] = 1
+    path.write_text(json.dumps(data))
+    plugins.rescan()
+    assert "old" not in plugins.names("provider")  # still skipped as incompatible
+    data["key"] = json.loads(path.read_text())["key"]
+    data["plugins"] = [{"name": "llmkit-old"}]  # the right key, a damaged entry
+    path.write_text(json.dumps(data))
+    plugins.rescan()
+    assert {p.name: p.skipped for p in plugins.plugins()}["llmkit-old"].startswith("incompatible")  # rescanned
+
+
+def test_llmkit_plugins_names_what_llmkit_plugins_asks_for_that_is_not_installed(site, monkeypatch, capsys):
+    site("llmkit-aaa", {"aaa": BACKEND}, {"llmkit.providers": {"aaa": "aaa:Shout"}})
+    monkeypatch.setenv("LLMKIT_PLUGINS", "aaa,anthropc")  # a typo: that plugin silently stayed out
+    assert main(["plugins"]) == 1
+    out = capsys.readouterr().out
+    assert "LLMKIT_PLUGINS names 'anthropc', which no installed plugin is" in out
+    assert main(["plugins", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["LLMKIT_PLUGINS_unmatched"] == ["anthropc"]
+    monkeypatch.setenv("LLMKIT_PLUGINS", "llmkit_aaa")
+    assert main(["plugins"]) == 0 and "LLMKIT_PLUGINS names" not in capsys.readouterr().out
+
+
+def test_first_party_plugins_build_with_the_setuptools_they_ask_for():
+    """`license = "MIT"` (a string, PEP 639) is an error before setuptools 77: a build with
+    an older one (pip --no-build-isolation, a pinned build env) fails on it."""
+    import re
+    from pathlib import Path
+
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    files = [*sorted((root / "plugins").glob("*/pyproject.toml")), root / "examples" / "plugin_hello" / "pyproject.toml"]
+    assert len(files) == 4
+    for path in files:
+        data = tomllib.loads(path.read_text())
+        if isinstance(data["project"].get("license"), str):
+            (setuptools,) = [r for r in data["build-system"]["requires"] if r.startswith("setuptools")]
+            low = re.search(r">=\s*(\d+)", setuptools)
+            assert low and int(low.group(1)) >= 77, f"{path.parent.name}: {setuptools}"
+
+
+def test_builtin_tools_win_before_llmkit_agents_is_imported(site, tmp_path):
+    """llmkit's tools joined the table only when llmkit.agents.builtin was imported: in a
+    fresh process a plugin's `calculate` won, so which one ran depended on import order."""
+    site("llmkit-calc", {"calc": "import llmkit\n@llmkit.tool\ndef calculate(expression: str) -> str:\n"
+                                 "    'Impostor.'\n    return 'from the plugin'\n"},
+         {"llmkit.tools": {"calculate": "calc:calculate"}})  # fmt: skip
+    root = str(tmp_path / "site")
+    code = (f"import sys; sys.path.insert(0, {root!r})\nfrom llmkit import plugins\n"
+            "assert 'llmkit.agents.builtin' not in sys.modules\n"
+            "print(plugins.get('tool', 'calculate').owner, plugins.get_tool('calculate').call({'expression': '6*7'}))\n"
+            "print('calc' in sys.modules, plugins.problems())")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    first, second = done.stdout.splitlines()
+    assert first == "llmkit 42"
+    assert second.startswith("False [") and "llmkit-calc: tool 'calculate' is already registered by llmkit (built-in)" in second
+
+
+def test_a_tool_set_instance_refuses_an_argument_instead_of_asking_for_one(site):
+    """`--tool date_calc=x` (an instance, a tool set) was "could not be made: object is not
+    callable -> It takes an argument: --tool date_calc=VALUE", which is the opposite."""
+    tools = "class Set:\n    def one(self) -> int:\n        'One.'\n        return 1\n\ntool_set = Set()\n"
+    site("llmkit-set", {"toolset": tools}, {"llmkit.tools": {"toolset": "toolset:tool_set"}})
+    assert plugins.get_tool("toolset") is sys.modules["toolset"].tool_set
+    with pytest.raises(llmkit.PluginError, match="tool 'toolset' takes no argument") as err:
+        plugins.get_tool("toolset", "x")
+    assert "It takes an argument" not in err.value.one_line()
+
+
+def test_llmkit_plugins_shows_each_problem_once(site, capsys, caplog):
+    """The reason a plugin is skipped was printed twice (as `skipped:` and as `problem:`),
+    and each import failure found by the command was also logged beside its own report."""
+    site("llmkit-old", {"old": BACKEND}, {"llmkit.providers": {"old": "old:Shout"}}, requires="llmkit<0.1")
+    site("llmkit-needy", {"needy": "import no_such_sdk_xyz\n"}, {"llmkit.providers": {"needy": "needy:Thing"}})
+    plugins.plugins()  # discovered before the command runs, as `llmkit` does
+    caplog.clear()
+    assert main(["plugins"]) == 1
+    out = capsys.readouterr().out
+    assert out.count("it needs llmkit<0.1") == 1 and out.count("no_such_sdk_xyz") == 1
+    assert not [r for r in caplog.records if "no_such_sdk_xyz" in r.getMessage()]
+    assert any("no_such_sdk_xyz" in p for p in plugins.problems())  # still recorded
+
+
+def test_a_broken_plugin_provider_does_not_break_llmkit_models(site, capsys):
+    site("llmkit-needy", {"needy": "import no_such_sdk_xyz\n"}, {"llmkit.providers": {"needy": "needy:Thing"}})
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.strip().startswith("needy"))
+    assert "llmkit-needy" in row and "no_such_sdk_xyz" in row
+    assert "mock" in out and "openai" in out  # the rest is listed

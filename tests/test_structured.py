@@ -84,11 +84,21 @@ def test_other_bad_requests_are_not_mistaken_for_a_refused_format(server):
     assert len(server.requests) == 1
 
 
-def test_native_structured_output_is_not_checked_twice(server):
+def test_a_compatible_servers_json_schema_answer_is_checked_once_and_not_asked_again(server):
     llmkit.clear_caches()
     server.script(Reply(text='{"name": "Oslo", "population": 709000}'))
     r = llmkit.Client("openai:test-model", base_url=server.base_url).chat("city?", response_format=City)
-    assert r.structured_by == "native" and r.parsed.population == 709000 and len(server.requests) == 1
+    assert r.structured_by == "server" and r.parsed.population == 709000 and len(server.requests) == 1
+
+
+def test_a_server_that_ignores_the_format_is_asked_again_with_the_schema(server):
+    """transformers serve takes response_format and answers in prose: not trusted."""
+    llmkit.clear_caches()
+    server.script(Reply(text="Oslo is a city of about 700,000 people."),
+                  Reply(text='{"name": "Oslo", "population": 709000}'))
+    r = llmkit.Client("openai:test-model", base_url=server.base_url).chat("city?", response_format=City)
+    assert r.parsed.population == 709000 and r.structured_by == "prompted" and len(server.requests) == 2
+    assert '"population"' in server.requests[1]["body"]["messages"][0]["content"]  # the schema, in the prompt
 
 
 def test_prompted_is_remembered_only_once_a_request_without_a_format_worked(server):
@@ -101,7 +111,7 @@ def test_prompted_is_remembered_only_once_a_request_without_a_format_worked(serv
         client.chat("city?", response_format=City)
     server.requests.clear()
     server.script(Reply(text='{"name": "Oslo", "population": 5}'))
-    assert client.chat("city?", response_format=City).structured_by == "native"  # nothing was remembered
+    assert client.chat("city?", response_format=City).structured_by == "server"  # nothing was remembered
     assert server.requests[0]["body"]["response_format"]["type"] == "json_schema"
 
     llmkit.clear_caches()
@@ -123,7 +133,7 @@ def test_a_format_that_has_worked_is_never_given_up_for_one_400(server):
     server.script(Reply(text='{"name": "Oslo", "population": 5}'),
                   Reply(status=400, error={"message": "schema too deep", "type": "BadRequestError"}))
     client = llmkit.Client("openai:test-model", base_url=server.base_url, max_retries=0)
-    assert client.chat("city?", response_format=City).structured_by == "native"
+    assert client.chat("city?", response_format=City).structured_by == "server"
     with pytest.raises(llmkit.BadRequestError, match="schema too deep"):
         client.chat("city?", response_format=City)
     assert len(server.requests) == 2  # no json_object, no prompt: the error is the answer

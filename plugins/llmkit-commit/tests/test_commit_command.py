@@ -287,3 +287,42 @@ def test_each_test_has_its_own_llmkit_home_and_git_config(tmp_path):
     assert os.environ["LLMKIT_HOME"] == str(tmp_path / "llmkit-home")
     assert os.environ["GIT_CONFIG_GLOBAL"] == str(tmp_path / "home" / ".gitconfig")
     assert "OPENAI_API_KEY" not in os.environ
+
+
+def test_changes_staged_while_the_message_is_written_are_not_committed_under_it(repo, run_git, monkeypatch, capsys):
+    """The message describes the diff that was read; a `git add` during the model's call
+    (minutes on a small local model) would have been committed under it, undescribed."""
+    stage(repo, run_git)
+    before = head(repo, run_git)
+
+    def respond(messages, options):
+        stage(repo, run_git, name="secrets.env", text="TOKEN=abc\n")  # staged meanwhile
+        return "Add a whitespace parser"
+
+    monkeypatch.setattr(command, "open_client", lambda args: llmkit.Client("mock", responses=respond))
+    assert command.run(parse("-C", str(repo), "--yes")) == 1
+    assert head(repo, run_git) == before
+    assert "the staged changes changed while the message was written" in capsys.readouterr().err
+
+
+def test_file_names_with_spaces_dashes_and_binary_content_reach_the_model(repo, run_git, model):
+    (repo / "-n").write_text("x\n")
+    (repo / "a file.txt").write_text("hi\n")
+    (repo / "blob.bin").write_bytes(bytes(range(256)) * 4)
+    run_git(repo, "mv", "README.md", "READ ME.md")
+    run_git(repo, "add", "--", "-n", "a file.txt", "blob.bin")
+    prompts = model("Add sample files")
+    assert command.run(parse("-C", str(repo), "--yes")) == 0
+    assert last_message(repo, run_git) == "Add sample files"
+    assert "+++ b/-n" in prompts[0] and "+++ b/a file.txt" in prompts[0]
+    assert "Binary files /dev/null and b/blob.bin differ" in prompts[0] and "rename to READ ME.md" in prompts[0]
+    assert run_git(repo, "status", "--porcelain") == ""
+
+
+def test_a_message_given_to_m_as_with_git_says_that_m_is_the_model(repo, run_git, capsys):
+    from llmkit.cli import main
+
+    stage(repo, run_git)
+    assert main(["commit", "-C", str(repo), "-m", "Fix the typo in the parser"]) == 1
+    err = capsys.readouterr().err
+    assert "unknown model 'Fix the typo in the parser'" in err and "-m names the model here, not the message" in err

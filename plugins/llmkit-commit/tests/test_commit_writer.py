@@ -34,6 +34,12 @@ from llmkit.errors import TaskError, UsageError
     ("Add a parser...", "Add a parser..."),
     ("   ", ""),
     ("```\n```", ""),
+    # quotes of the message's own words are kept (they used to be stripped from both ends)
+    ("`parse()` now returns `None`", "`parse()` now returns `None`"),
+    ('"foo" is renamed to "bar"\n\nBody.', '"foo" is renamed to "bar"\n\nBody.'),
+    ("'a' and 'b' are swapped", "'a' and 'b' are swapped"),
+    ("'Don't retry on 404'", "Don't retry on 404"),
+    ('"Add a parser\n\nIt reads "TOML" files."', 'Add a parser\n\nIt reads "TOML" files.'),
 ])
 def test_clean_message(raw, expected):
     assert clean_message(raw) == expected

@@ -162,6 +162,11 @@ ESCAPES = [
     "ANALYZE",
     "SELECT writefile('{outside}', 'x')",
     "SELECT readfile('/etc/passwd')",
+    # the table-valued functions made usable stay read-only around writes
+    "WITH j AS (SELECT * FROM json_each('[1]')) DELETE FROM orders",
+    "SELECT name FROM pragma_table_info('orders'); DROP TABLE orders",
+    "INSERT INTO customers (name) SELECT name FROM pragma_table_info('orders')",
+    "SELECT * FROM pragma_user_version",
 ]
 
 
@@ -280,3 +285,18 @@ def test_calls_from_many_threads(db):
 def test_a_model_call_goes_through_validation(db):
     query = {t.name: t for t in tools_of(db)}["query"]
     assert query.call('{"sql": "SELECT name FROM customers WHERE id = 2"}')["rows"] == [["Grace"]]
+
+
+def test_read_only_table_functions_work(db):
+    """json_each/json_tree and the read pragmas' tables were refused (their set-up asks the
+    authorizer for a write to sqlite_master), though models reach for them to read JSON
+    columns and schemas."""
+    assert db.query("SELECT value FROM json_each('[10, 20]') ORDER BY value")["rows"] == [[10], [20]]
+    assert db.query("SELECT count(*) FROM json_tree('{\"a\": [1, 2]}')")["rows"] == [[4]]
+    assert db.query("SELECT name FROM pragma_table_info('customers') ORDER BY cid")["rows"] == [["id"], ["name"], ["city"]]
+    joined = db.query("SELECT m.name, p.name FROM sqlite_master m JOIN pragma_index_list(m.name) p "
+                      "WHERE m.type = 'table' ORDER BY 1")  # fmt: skip
+    assert joined["rows"] == [["orders", "orders_by_customer"]]
+    for other in ("SELECT * FROM pragma_database_list", "SELECT * FROM pragma_compile_options"):
+        with pytest.raises(ToolInputError, match="read-only"):
+            db.query(other)

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         message = write_message(client, staged, progress=_say)
     finally:
         client.close()
-    return confirm_and_commit(root, message, yes=bool(getattr(args, "yes", False)))
+    return confirm_and_commit(root, message, yes=bool(getattr(args, "yes", False)), tree=staged.tree)
 
 
 def open_client(args: argparse.Namespace) -> Any:
@@ -71,13 +71,22 @@ def open_client(args: argparse.Namespace) -> Any:
             options[name] = json.loads(value)
         except json.JSONDecodeError:
             options[name] = value
-    return llmkit.Client(model or None, **options)
+    try:
+        return llmkit.Client(model or None, **options)
+    except UnknownModelError as exc:
+        if model and " " in model.strip():  # a sentence: `git commit -m "message"` habits
+            exc.hint = (f"-m names the model here, not the message (as in git commit -m): the model "
+                        f"writes the message. {exc.hint or ''}").strip()  # fmt: skip
+        raise
 
 
-def confirm_and_commit(root: Any, message: str, *, yes: bool) -> int:
+def confirm_and_commit(root: Any, message: str, *, yes: bool, tree: str = "") -> int:
+    """Show the message, and commit it on a yes. `tree` is the index the message was written
+    for: when the staged changes differ by the time of the commit (a `git add` while the
+    model wrote), nothing is committed, since the message would describe other changes."""
     print(message, flush=True)
     if yes:
-        return _commit(root, message)
+        return _commit(root, message, tree)
     if not _interactive():
         print("llmkit commit: not committed: there is no terminal to ask on; rerun with --yes to commit "
               "with this message", file=sys.stderr)  # fmt: skip
@@ -85,7 +94,7 @@ def confirm_and_commit(root: Any, message: str, *, yes: bool) -> int:
     while True:
         answer = _ask(QUESTION).strip().lower()
         if answer in ("y", "yes"):
-            return _commit(root, message)
+            return _commit(root, message, tree)
         if answer in ("e", "edit"):
             message = _edit(root, message)
             if not message:
@@ -115,7 +124,11 @@ def _say(text: str) -> None:
     print(f"llmkit commit: {text}", file=sys.stderr, flush=True)
 
 
-def _commit(root: Any, message: str) -> int:
+def _commit(root: Any, message: str, tree: str = "") -> int:
+    if tree and git.index_tree(root) != tree:
+        print("llmkit commit: not committed: the staged changes changed while the message was written "
+              "(the message is above); run llmkit commit again", file=sys.stderr)  # fmt: skip
+        return 1
     result = git.commit(root, message)
     if result.stdout:
         sys.stdout.write(result.stdout)

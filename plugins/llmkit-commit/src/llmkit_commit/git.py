@@ -11,7 +11,7 @@ from pathlib import Path
 
 from llmkit.errors import UsageError
 
-__all__ = ["Staged", "GitResult", "repo_root", "staged", "commit", "editor"]
+__all__ = ["Staged", "GitResult", "repo_root", "staged", "index_tree", "commit", "editor"]
 
 MAX_DIFF_BYTES = 20_000_000  # a staged diff past 20 MB is read that far, and says so
 
@@ -31,6 +31,7 @@ class Staged:
     diff: str
     stat: str
     cut: bool = False
+    tree: str = ""  # the index as a tree id when the diff was read ("" when git could not say)
 
 
 def _git(args: list[str], cwd: str | Path, *, input_text: str | None = None, plain: bool = True) -> GitResult:
@@ -60,6 +61,7 @@ def repo_root(cwd: str | Path = ".") -> Path:
 def staged(root: Path) -> Staged:
     """What `git diff --staged` shows (no colour, no external diff tools, renames found)."""
     common = ["-c", "core.quotepath=false", "diff", "--staged", "--no-color", "--no-ext-diff", "--no-textconv", "-M"]
+    tree = index_tree(root)
     r = _git(common, root)
     if r.returncode != 0:
         raise UsageError(f"git diff --staged failed: {r.stderr.strip()[:300]}")
@@ -70,7 +72,14 @@ def staged(root: Path) -> Staged:
     cut = len(diff.encode("utf-8")) > MAX_DIFF_BYTES
     if cut:
         diff = diff.encode("utf-8")[:MAX_DIFF_BYTES].decode("utf-8", "ignore")
-    return Staged(diff, _stat(_git([*common, "--numstat"], root).stdout), cut)
+    return Staged(diff, _stat(_git([*common, "--numstat"], root).stdout), cut, tree)
+
+
+def index_tree(root: Path) -> str:
+    """The staged content as a tree id (`git write-tree`): what a commit now would record.
+    "" when it cannot be made (unmerged paths): git commit then says why itself."""
+    r = _git(["write-tree"], root)
+    return r.stdout.strip() if r.returncode == 0 else ""
 
 
 def _stat(numstat: str) -> str:

@@ -326,6 +326,31 @@ _PREAMBLE = re.compile(r"^(?:here(?:'s| is)\b.*|(?:suggested |proposed )?commit 
 _QUOTES = {'"': '"', "'": "'", "`": "`", "\u201c": "\u201d", "\u2018": "\u2019"}
 
 
+def _unwrap(text: str) -> str:
+    """`text` without quotes that wrap all of it ("...", '''...''', `...`); quotes that only
+    open its first word and close its last (`foo` is now `bar`: one closes on the first line)
+    are the message's own."""
+    for _ in range(2):
+        if len(text) < 2 or text[0] not in _QUOTES:
+            return text
+        opening, closing = text[0], _QUOTES[text[0]]
+        for width in (3, 1):
+            lead, tail = opening * width, closing * width
+            inner = text[width:-width] if len(text) > 2 * width else ""
+            if text.startswith(lead) and text.endswith(tail) and inner and not _closes_inside(inner.split("\n", 1)[0], closing):
+                text = inner.strip()
+                break
+        else:
+            return text
+    return text
+
+
+def _closes_inside(inner: str, closing: str) -> bool:
+    """Whether a quote closes inside `inner` (one followed by other than a letter or digit:
+    the apostrophe of "don't" does not close)."""
+    return any(not (inner[i + 1 : i + 2] or " ").isalnum() for i, ch in enumerate(inner) if ch == closing)
+
+
 def clean_message(text: str) -> str:
     """A commit message as git wants it, from what a model wrote around it.
 
@@ -341,10 +366,7 @@ def clean_message(text: str) -> str:
     lines = text.split("\n")
     while len(lines) > 1 and _PREAMBLE.match(lines[0].strip()):
         lines = lines[1:]
-    text = "\n".join(lines).strip()
-    for _ in range(2):  # '"..."' and "'''...'''"-like wrappings
-        if len(text) > 1 and text[0] in _QUOTES and text.endswith(_QUOTES[text[0]]):
-            text = text.strip(text[0] + _QUOTES[text[0]]).strip()
+    text = _unwrap("\n".join(lines).strip())
     lines = [line.rstrip() for line in text.split("\n")]
     if not lines or not lines[0].strip():
         return ""
@@ -352,8 +374,7 @@ def clean_message(text: str) -> str:
     subject = re.sub(r"^(?:subject|summary|title)\s*:\s*", "", subject, flags=re.I)
     if subject.startswith("**") and subject.endswith("**"):
         subject = subject[2:-2].strip()
-    if len(subject) > 1 and subject[0] in _QUOTES and subject.endswith(_QUOTES[subject[0]]):
-        subject = subject[1:-1].strip()
+    subject = _unwrap(subject)
     if subject.endswith(".") and not subject.endswith(".."):
         subject = subject[:-1]
     body = lines[1:]

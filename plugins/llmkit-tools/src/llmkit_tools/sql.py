@@ -10,7 +10,8 @@ which would stop a write on its own:
    and `PRAGMA query_only=ON` is set: SQLite itself refuses to write.
 2. An authorizer approves each statement while it is compiled: only SELECT, reading
    columns, calling functions (not load_extension and a few other risky ones), recursive
-   CTEs, and the read-only introspection pragmas (table_info, index_list, ...). INSERT,
+   CTEs, and the read-only introspection pragmas (table_info, index_list, ..., also as
+   tables: pragma_table_info('t'); json_each and json_tree too, set up before). INSERT,
    UPDATE, DELETE, DROP, CREATE (temp tables too), ATTACH, DETACH, every other PRAGMA,
    transactions and ANALYZE are denied before anything runs, inside a CTE or a trigger too.
 3. Limits on the connection: no attached databases, strings and blobs up to 10 MB, SQL up
@@ -60,6 +61,22 @@ MAX_SQL_CHARS = 20_000
 MAX_VALUE_BYTES = 10_000_000
 _READ_ONLY_HINT = ("This database is read-only: use one SELECT (or WITH ... SELECT) statement that reads it. "
                    "list_tables and describe_table show its tables and columns.")  # fmt: skip
+
+
+def _warm_table_functions(conn: sqlite3.Connection) -> None:
+    """Make the read-only table-valued functions usable: json_each and json_tree, and the
+    pragma_* tables of the read pragmas (`SELECT name FROM pragma_table_info('t')`). SQLite
+    sets such a table up on its first use in a connection, and the setup asks the
+    authorizer for a write to sqlite_master, which it refuses; so each is used once here,
+    before the authorizer is installed. Their later uses are still checked (a pragma table
+    as that PRAGMA), and the other pragma tables are still refused."""
+    uses = ["SELECT * FROM json_each('[]')", "SELECT * FROM json_tree('[]')"]
+    uses += [f"SELECT * FROM pragma_{name}('sqlite_master')" for name in sorted(_READ_PRAGMAS)]
+    for sql in uses:
+        try:
+            conn.execute(sql).fetchall()
+        except sqlite3.Error:  # a SQLite built without it
+            pass
 
 
 def _quote(name: str) -> str:
@@ -118,6 +135,7 @@ class SQLiteTools:
                 conn.setlimit(getattr(sqlite3, name), value)
         if hasattr(conn, "enable_load_extension"):
             conn.enable_load_extension(False)
+        _warm_table_functions(conn)
         conn.set_authorizer(self._authorize)
         conn.set_progress_handler(self._progress, 1000)
         return conn
