@@ -360,7 +360,9 @@ class OpenAIBackend(Backend):
     def _with_mode(self, response: Response, mode: str, fmt: Any) -> Response:
         self._remember(mode, fmt)
         if mode in ("json_schema", "json_object"):
-            response.structured_by = "native" if mode == "json_schema" else "json_mode"
+            # only OpenAI's own API is known to enforce json_schema; a compatible server may
+            # ignore it (transformers serve does): "server" answers are checked by the client
+            response.structured_by = ("native" if self.official else "server") if mode == "json_schema" else "json_mode"
         return response
 
     def _no_format(self) -> E.FormatUnsupportedError:

@@ -24,17 +24,18 @@ def run(args: argparse.Namespace) -> int:
 
         return model_options.run(args)
     from llmkit import config, registry
-    from llmkit.errors import redact_url
+    from llmkit.errors import LLMKitError, redact_url
 
     cfg = config.load()
     rows: list[dict[str, Any]] = []
     for name, source in sorted({**registry.providers(), "mock": "built-in"}.items()):
-        resolved = registry.resolve(name)
-        try:
-            caps = registry.backend_class(resolved).capabilities.names()
+        try:  # a missing optional dependency or a broken plugin: said on its row, the rest listed
+            caps = registry.backend_class(registry.resolve(name)).capabilities.names()
             note = ""
-        except Exception as exc:  # missing optional dependency: say so, keep listing
-            caps, note = [], str(exc).splitlines()[0]
+        except LLMKitError as exc:
+            caps, note = [], exc.one_line()
+        except Exception as exc:
+            caps, note = [], str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         spec = cfg.providers.get(name, {})
         rows.append({"provider": name, "source": source, "base_url": redact_url(spec.get("base_url")),
                      "capabilities": caps, "note": note})  # fmt: skip
