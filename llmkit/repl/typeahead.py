@@ -12,6 +12,7 @@ unchanged, and prompt_toolkit reads them as if typed at the prompt.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 __all__ = ["TypeaheadHold"]
 
@@ -22,7 +23,7 @@ class TypeaheadHold:
     as it was. Nothing happens when stdin is not a terminal."""
 
     def __init__(self) -> None:
-        self._saved: list | None = None
+        self._saved: list[Any] | None = None
 
     def start(self) -> TypeaheadHold:
         try:
@@ -32,9 +33,9 @@ class TypeaheadHold:
                 return self
             fd = sys.stdin.fileno()
             saved = termios.tcgetattr(fd)
-            held = [list(x) if isinstance(x, list) else x for x in saved]
-            held[0] &= ~termios.ICRNL  # iflag: keep CR as CR
-            held[3] &= ~(termios.ECHO | termios.ICANON)  # lflag: no echo, no line editing; Ctrl-C still signals
+            held: list[Any] = [list(x) if isinstance(x, list) else x for x in saved]
+            held[0] = int(saved[0]) & ~termios.ICRNL  # iflag: keep CR as CR
+            held[3] = int(saved[3]) & ~(termios.ECHO | termios.ICANON)  # lflag: no echo or line editing; Ctrl-C signals
             termios.tcsetattr(fd, termios.TCSANOW, held)
             self._saved = saved
         except (ImportError, OSError, ValueError, AttributeError):  # Windows, a closed stdin, a pseudo-file
