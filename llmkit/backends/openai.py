@@ -9,11 +9,15 @@ itself or with the loop (openai_http). `timeout` is a total deadline for a reque
 a limit on each read. llmkit retries in one layer, its own. SDK errors are mapped to
 llmkit errors on HTTP status and error code, never on message text; replies are read
 through checks (openai_parse), so a reply of the wrong shape is a MalformedResponseError.
+What a compatible server publishes about its model (context window, exact token counts)
+is learned once per endpoint, when context_window() or count_tokens() first asks
+(openai_server_info), never on the chat path; a context window set in the config wins.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import threading
@@ -33,6 +37,7 @@ from ..types import (
     TokenCount,
     Usage,
 )  # fmt: skip
+from . import openai_server_info as srv
 from .base import Backend
 from .openai_errors import map_error
 from .openai_http import (
@@ -487,7 +492,10 @@ class OpenAIBackend(Backend):
         parts = []
         for chunk in self._embed_chunks(texts):
             params = self._embed_params(chunk, options)
-            result = self._call(at, self.sdk.embeddings.create, **params)
+            try:
+                result = self._call(at, self.sdk.embeddings.create, **params)
+            except E.APIError as error:
+                raise self._no_embeddings(error) from None
             parts.append(self._to_embeddings(result, chunk))
         return _joined(parts)
 
@@ -496,9 +504,28 @@ class OpenAIBackend(Backend):
         sdk = await self.async_sdk()
         parts = []
         for chunk in self._embed_chunks(texts):
-            result = await self._acall(at, sdk.embeddings.create(**self._embed_params(chunk, options)))
+            try:
+                result = await self._acall(at, sdk.embeddings.create(**self._embed_params(chunk, options)))
+            except E.APIError as error:
+                raise self._no_embeddings(error) from None
             parts.append(self._to_embeddings(result, chunk))
         return _joined(parts)
+
+    def _no_embeddings(self, error: E.APIError) -> E.APIError:
+        """A 404 (or llama.cpp's 501) on /embeddings: this server serves no embeddings for
+        this model, said so; other errors as they are."""
+        if error.status_code not in (404, 501) or self.official:
+            return error
+        where = E.redact_url(self.base_url) or "the OpenAI API"
+        found = E.NotFoundError(
+            f"{where} serves no embeddings for {self.model} (/embeddings answered "
+            f"{error.message.partition(' answered ')[2] or error.message})",
+            status_code=error.status_code, code=error.code, request_id=error.request_id, model=self.model_id,
+            hint="Embed with a model this server embeds with, or start a server for one (vLLM: an embedding model, "
+                 "with --runner pooling; llama.cpp: --embeddings); chat models usually embed nothing.",
+        )  # fmt: skip
+        found.tried = error.tried
+        return found
 
     def _embed_chunks(self, texts: list[str]) -> Iterator[list[str]]:
         """Requests within OpenAI's limits (2048 inputs, 300k tokens: bytes bound tokens)."""
@@ -535,11 +562,60 @@ class OpenAIBackend(Backend):
             tokens.add_cost(counted, self.model)
         return Embeddings(vectors, served_model=_text_or_none(field(result, "model")), usage=counted)
 
+    # --- what the server publishes: context window, exact counts (openai_server_info) ---
+
+    def server_info(self, timeout: float | None = None) -> srv.ServerInfo | None:
+        """What this endpoint's server published (learned on first use, then cached per
+        base_url and model); None for the official API, or when nothing is known."""
+        if self.official or not self.base_url:
+            return None
+        return srv.lookup(self.base_url, self.model, self._fetch, timeout=timeout)
+
+    def _fetch(self, method: str, url: str, body: dict[str, Any] | None, timeout: float) -> Any:
+        """One request for server information through this backend's SDK client (its
+        headers, credentials, http_client), its answer as JSON; failures as Unavailable."""
+        import openai
+
+        options: dict[str, Any] = {"timeout": timeout, "max_retries": 0}
+        try:
+            with deadline(deadline_at(timeout)):
+                if method == "GET":
+                    text = self.sdk.get(url, cast_to=str, options=options)
+                else:
+                    text = self.sdk.post(url, cast_to=str, body=body, options=options)
+        except openai.APIStatusError as exc:
+            status = exc.status_code
+            transient = status >= 500 or status in (408, 409, 429)
+            raise srv.Unavailable(f"{method} {url}: {status}", transient=transient) from None
+        except openai.OpenAIError as exc:  # refused, reset, timed out
+            raise srv.Unavailable(f"{method} {url}: {type(exc).__name__}", transient=True) from None
+        try:
+            return json.loads(text)
+        except (TypeError, ValueError):
+            raise srv.Unavailable(f"{method} {url}: not JSON", transient=False) from None
+
+    def _server_count(self, content: str | list[Message], info: srv.ServerInfo | None,
+                      timeout: float | None = None) -> TokenCount | None:  # fmt: skip
+        if info is None or self.base_url is None:
+            return None
+        payload: str | list[dict[str, Any]] = content if isinstance(content, str) else [m.to_dict() for m in content]
+        counted = srv.count(self.base_url, self.model, info, payload, self._fetch, timeout=timeout)
+        return None if counted is None else TokenCount(counted, encoding=f"{info.engine} /tokenize")
+
     def count_tokens(self, content: str | list[Message]) -> TokenCount:
-        return tokens.count(content, self.model)
+        """Exact, from the server's tokenizer endpoint where it has one (vLLM, llama.cpp,
+        TGI); otherwise tiktoken's count, flagged as an estimate for models it does not know."""
+        exact = self._server_count(content, self.server_info())
+        return exact if exact is not None else tokens.count(content, self.model)
 
     def check_context(self, payload: str | list[Message], options: dict[str, Any]) -> None:
-        window = self.context_window()
+        """Refuse before sending what cannot fit the config's context_window (or the known
+        window of an OpenAI model), counted here. This check never asks the server: the
+        engines refuse an over-long prompt themselves, as fast as their /tokenize would
+        answer, and that refusal is a ContextLengthError too (openai_errors), while
+        vLLM and llama.cpp shorten an output that does not fit rather than refuse it. So
+        the chat path makes no extra request for what the server publishes."""
+        window = self._window or tokens.context_window(self.model)
         max_tokens = options.get("max_tokens")
         if window is None:
             return
@@ -551,10 +627,15 @@ class OpenAIBackend(Backend):
             bound = sum(len(m.text) * 4 + len(m.name or "") * 4 + 8 + sum(len(c.arguments) * 4 + len(c.name) * 4 for c in m.tool_calls)
                         for m in payload) + tokens.REPLY_PRIMING  # fmt: skip
         if bound + (max_tokens or 0) > window:
-            super().check_context(payload, options)
+            tokens.check_fits(tokens.count(payload, self.model), max_tokens, window, self.model_id)
 
     def context_window(self) -> int | None:
-        return self._window or tokens.context_window(self.model)
+        """The config's context_window, else what the server publishes (vLLM
+        max_model_len, llama.cpp n_ctx, TGI max_total_tokens, ...), else OpenAI's table."""
+        if self._window:
+            return self._window
+        info = self.server_info()
+        return (info.context_window if info is not None else None) or tokens.context_window(self.model)
 
 
 _SETTING_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
