@@ -58,6 +58,7 @@ __all__ = [
     "redact_url",
     "remember_secret",
     "remember_header",
+    "retry_after",
 ]
 
 # Things that look like secrets: OpenAI-style keys, bearer tokens, generic sk-/key- ids.
@@ -106,6 +107,42 @@ def _redact_key(m: re.Match[str]) -> str:
 def _redact_bearer(m: re.Match[str]) -> str:
     token = m.group(2)
     return m.group(1) + "***" if not (token.isalpha() and token.islower()) else m.group(0)
+
+
+def retry_after(headers: Any) -> float | None:
+    """Seconds a server asks a client to wait (for a backend's `APIError(retry_after=...)`,
+    plugins included): retry-after-ms, or retry-after (seconds or a
+    date). A value that is no wait (negative, NaN, infinite, unparsable) counts as none
+    given, so backoff applies: "-5" must not mean "hammer me"."""
+    if headers is None:
+        return None
+    ms = _seconds(headers.get("retry-after-ms"))
+    if ms is not None:
+        return ms / 1000
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    seconds = _seconds(value)
+    if seconds is not None:
+        return seconds
+    import email.utils
+    import time
+
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())  # a date already past: retry now
+
+
+def _seconds(value: Any) -> float | None:
+    import math
+
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
 def redact(text: str) -> str:

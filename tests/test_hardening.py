@@ -369,3 +369,12 @@ def test_write_text_atomic_fsyncs_before_the_rename(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "replace", lambda a, b: events.append("replace") or real_replace(a, b))
     atomic.write_text_atomic(tmp_path / "f.txt", "data")
     assert events[:2] == ["fsync", "replace"] and (tmp_path / "f.txt").read_text() == "data"
+
+
+def test_retry_after_is_public_and_one_function_everywhere():
+    """Plugins read Retry-After with the same rules as llmkit's own backends."""
+    import llmkit.errors
+    from llmkit.backends import openai_errors
+
+    assert openai_errors.retry_after is llmkit.errors.retry_after
+    assert llmkit.errors.retry_after({"retry-after": "-5"}) is None  # no wait is no advice: backoff applies

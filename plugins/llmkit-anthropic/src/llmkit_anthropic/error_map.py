@@ -18,15 +18,14 @@ Retries are llmkit's: the SDK is built with max_retries=0, and `retryable` and
 
 from __future__ import annotations
 
-import email.utils
 import json
-import math
-import time
 from typing import Any
 
 from llmkit import errors as E
 
-__all__ = ["map_error", "retry_after", "is_context_overflow"]
+__all__ = ["map_error", "is_context_overflow"]
+
+retry_after = E.retry_after  # llmkit's own reading of retry-after(-ms) headers
 
 _BY_TYPE: dict[str, type[E.LLMKitError]] = {
     "invalid_request_error": E.BadRequestError,
@@ -64,35 +63,6 @@ _HINTS: dict[str, str] = {
     "billing_error": "The Anthropic account cannot pay for this request: check billing at console.anthropic.com.",
     "not_found_error": "Check the model name after 'anthropic:' (e.g. anthropic:claude-sonnet-4-5) and base_url.",
 }
-
-
-def retry_after(headers: Any) -> float | None:
-    """Seconds the server asks us to wait (retry-after-ms, or retry-after in seconds or as
-    a date); a value that is no wait (negative, NaN, unparsable) counts as none."""
-    if headers is None:
-        return None
-    ms = _seconds(headers.get("retry-after-ms"))
-    if ms is not None:
-        return ms / 1000
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    seconds = _seconds(value)
-    if seconds is not None:
-        return seconds
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _seconds(value: Any) -> float | None:
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        return None
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
 def is_context_overflow(message: str) -> bool:
