@@ -4,6 +4,8 @@ the chat a real pseudo-terminal (pexpect), so prompt_toolkit, rich and signals a
 import json
 import os
 import re
+import shlex
+import shutil
 import signal
 import stat
 import subprocess
@@ -377,3 +379,70 @@ def test_keys_typed_while_the_model_loads_are_sent_once_as_typed():
     assert "> typed ahead" in shown
     child.expect(PROMPT)
     quit_chat(child)
+
+
+class Tmux:
+    """A chat in a real terminal emulator (tmux, its own server): what a user would see on
+    screen, and what the scrollback keeps (`capture-pane -S -`)."""
+
+    def __init__(self, tmp_path, command, columns=80, rows=20):
+        self.base = ["tmux", "-S", str(tmp_path / "tmux.sock"), "-f", "/dev/null"]
+        env = {k: os.environ[k] for k in ("LLMKIT_HOME", "LLMKIT_PLUGINS", "PATH", "HOME") if k in os.environ}
+        env.update(TERM="xterm-256color", PYTHONPATH=os.pathsep.join(sys.path))
+        script = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+        self.tmux("new-session", "-d", "-x", str(columns), "-y", str(rows),
+                  f"env {script} {shlex.quote(sys.executable)} -m llmkit.cli {command}; sleep 60")  # fmt: skip
+        self.tmux("set-option", "-g", "history-limit", "10000")
+        self.tmp_path = tmp_path
+
+    def tmux(self, *args):
+        return subprocess.run([*self.base, *args], capture_output=True, text=True, timeout=20, check=True).stdout
+
+    def scrollback(self):
+        return self.tmux("capture-pane", "-p", "-S", "-").splitlines()
+
+    def wait_for(self, check, what):
+        deadline = time.monotonic() + 30
+        while not check(lines := self.scrollback()):
+            assert time.monotonic() < deadline, f"never saw {what}:\n" + "\n".join(lines)
+            time.sleep(0.1)
+        return lines
+
+    def paste(self, text):
+        """As a terminal pastes: bracketed (ESC[200~ ... ESC[201~), since the prompt asked for it."""
+        (self.tmp_path / "paste.txt").write_text(text)
+        self.tmux("load-buffer", "-b", "paste", str(self.tmp_path / "paste.txt"))
+        self.tmux("paste-buffer", "-p", "-d", "-b", "paste")
+
+    def close(self):
+        subprocess.run([*self.base, "kill-server"], capture_output=True, timeout=20)
+
+
+def test_a_paste_taller_than_the_terminal_stays_whole_in_the_scrollback(tmp_path):
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed")
+    term = Tmux(tmp_path, "chat -m mock:echo", columns=80, rows=20)
+    try:
+        term.wait_for(lambda lines: any(line.startswith("> ") or line == ">" for line in lines), "the prompt")
+        pasted = [f"pasted line {i:02}" for i in range(1, 61)]  # three screens of it
+        term.paste("\n".join(pasted))
+        term.wait_for(lambda lines: any(line.endswith("pasted line 60") for line in lines), "the paste")
+        term.tmux("send-keys", "Enter")
+        lines = term.wait_for(lambda lines: any("tok/s" in line for line in lines), "the reply")
+        echoed = [(i, line) for i, line in enumerate(lines) if re.fullmatch(r"[>.] pasted line \d\d", line)]
+        assert [line[2:] for _, line in echoed] == pasted, "\n".join(lines)  # each line once, in order
+        assert echoed[0][1] == "> pasted line 01"  # on the prompt line, the rest under it
+        reply = "\n".join(lines[echoed[-1][0] + 1:])
+        assert reply.startswith("pasted line 01 pasted line 02") and "tok/s" in reply  # then the reply (Markdown)
+        [(_, turn)] = History().find_turns()
+        assert turn.user.text == "\n".join(pasted)
+
+        start = len(lines)  # a short paste is shown as before: once, with the prompt and continuation marks
+        term.paste("short one\nshort two\nshort three")
+        term.wait_for(lambda lines: any(line.endswith("short three") for line in lines[start - 2:]), "the short paste")
+        term.tmux("send-keys", "Enter")
+        lines = term.wait_for(lambda lines: sum("tok/s" in line for line in lines) == 2, "the second reply")
+        shown = [line for line in lines if re.fullmatch(r"[>.] short \w+", line)]
+        assert shown == ["> short one", ". short two", ". short three"], "\n".join(lines)
+    finally:
+        term.close()

@@ -1,10 +1,10 @@
 """Reading the user's messages.
 
 In a terminal: prompt_toolkit, with Enter to send, Alt-Enter / Esc Enter / Ctrl-J for a
-new line, pastes kept whole (bracketed paste), up-arrow history saved in llmkit's home,
-and Tab completion of slash commands and file names. Without a terminal (a pipe, a
-test harness), or without prompt_toolkit: plain input(), where a line of three double
-quotes starts and ends a multi-line message.
+new line, pastes kept whole (bracketed paste; one taller than the screen is printed whole
+once sent), up-arrow history saved in llmkit's home, and Tab completion of slash commands
+and file names. Without a terminal (a pipe, a test harness), or without prompt_toolkit:
+plain input(), where a line of three double quotes starts and ends a multi-line message.
 
 Both raise KeyboardInterrupt for Ctrl-C and EOFError for Ctrl-D, as input() does.
 """
@@ -94,8 +94,23 @@ class TerminalReader:
             auto_suggest=AutoSuggestFromHistory(),
             completer=completer(commands, models),
             complete_while_typing=False,
-            prompt_continuation=lambda width, line_number, soft_wrap: "." * (width - 1) + " ",
+            prompt_continuation=continuation,
         )
+        self._prompt = "> "
+        self._whole: str | None = None  # a message taller than the screen, sent: read() prints it whole
+        accept = self.session.default_buffer.accept_handler  # prompt_toolkit's: ends the prompt with the text
+        assert accept is not None
+
+        def accept_tall(buff: Any) -> bool:
+            app = self.session.app
+            size = app.output.get_size()
+            if _screen_rows(buff.text, self._prompt, size) >= size.rows:
+                self._whole = buff.text
+                _blank_input_area(app)
+                app.erase_when_done = True  # instead of drawing its bottom screenful once more
+            return bool(accept(buff))
+
+        self.session.default_buffer.accept_handler = accept_tall
 
     before_first_read: Callable[[], None] | None = None  # e.g. TypeaheadHold.release
 
@@ -103,7 +118,60 @@ class TerminalReader:
         if self.before_first_read is not None:
             release, self.before_first_read = self.before_first_read, None
             release()
-        return self.session.prompt(prompt, default=default)
+        self._prompt, self._whole = prompt, None
+        self.session.app.erase_when_done = False
+        text: str = self.session.prompt(prompt, default=default)
+        if self._whole is not None:
+            sys.stdout.write(_echo(prompt, text))
+            sys.stdout.flush()
+        return text
+
+
+def continuation(width: int, line_number: int, soft_wrap: int) -> str:
+    """What starts each line of a multi-line message after the first (under the prompt)."""
+    return "." * (width - 1) + " "
+
+
+# A message taller than the terminal (a long paste): prompt_toolkit shows the part around the
+# cursor while it is edited, and when it is sent it draws that part once more, from the top of
+# the screen, after erasing the screen, which tmux (and other terminals) first save to the
+# scrollback. The lines above that part never reached the terminal at all: the scrollback
+# kept the bottom screenful twice and lost the rest. So such a message is erased when sent
+# (line by line, so that nothing is saved), and read() prints it whole, the way it would have
+# looked: the prompt, then the continuation marks. Shorter ones are drawn by prompt_toolkit.
+
+
+def _screen_rows(text: str, prompt: str, size: Any) -> int:
+    """How many terminal rows `text` takes at the prompt, lines wrapped at the width."""
+    from prompt_toolkit.utils import get_cwidth
+
+    columns = max(1, size.columns)
+    lead = get_cwidth(prompt)
+    return sum(max(1, -(-(lead + get_cwidth(line)) // columns)) for line in text.split("\n"))
+
+
+def _blank_input_area(app: Any) -> None:
+    """Blank the prompt's rows, from its first to the bottom of the screen, one line at a time,
+    and put the cursor back, so that prompt_toolkit's own erase then finds nothing to save."""
+    renderer, output = app.renderer, app.output
+    position = getattr(renderer, "_cursor_pos", None)  # where prompt_toolkit's drawing left the cursor
+    if position is None or sys.platform == "win32":  # a Windows console saves nothing when erased
+        return
+    rows = output.get_size().rows
+    up = f"\x1b[{position.y}A" if position.y > 0 else ""
+    output.write_raw("\x1b7\r" + up + "\x1b[2K\x1b[1B" * rows + "\x1b8")  # save, erase each row, restore
+    output.flush()
+
+
+def _echo(prompt: str, text: str) -> str:
+    """`text` as the prompt shows it: control characters as ^X, continuation marks."""
+    from prompt_toolkit.layout.screen import Char
+    from prompt_toolkit.utils import get_cwidth
+
+    shown = Char.display_mappings
+    width = get_cwidth(prompt)
+    lines = ["".join(shown.get(c, c) for c in line) for line in text.split("\n")]
+    return "".join((prompt if i == 0 else continuation(width, i, 0)) + line + "\n" for i, line in enumerate(lines))
 
 
 def completer(commands: Mapping[str, Command], models: Callable[[], list[str]] | None = None) -> Any:
