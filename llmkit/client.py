@@ -181,7 +181,7 @@ class Client:
         conversations = [to_messages(p) for p in prompts]
         if not conversations:
             return []
-        return self._run_batch("chat_batch", conversations, options, lambda b, o: b.chat_batch(conversations, o))
+        return self._run_batch("chat_batch", conversations, options, lambda b, todo, o: b.chat_batch(todo, o))
 
     def complete_batch(self, prompts: Iterable[str], **options: Any) -> list[Response]:
         """Raw continuations of several prompts, batched where the backend can."""
@@ -192,7 +192,7 @@ class Client:
             check_text(p, f"prompt #{i}")
         if not prompts:
             return []
-        return self._run_batch("complete_batch", prompts, options, lambda b, o: b.complete_batch(prompts, o))
+        return self._run_batch("complete_batch", prompts, options, lambda b, todo, o: b.complete_batch(todo, o))
 
     def stream(self, prompt: str | Message | Iterable[Message | dict], **options: Any) -> Stream:
         """Stream the answer: iterate StreamEvents; `.response` has the whole answer."""
@@ -367,9 +367,9 @@ class Client:
         self._require(backend, _CAPABILITY_OF[kind])
         if opts.get("n", 1) > 1:
             self._require(backend, "multiple_samples")
-        if opts.get("truncate") is None:  # a backend that takes `truncate` makes the text fit
+        if opts.get("truncate") is None and not kind.endswith("_batch"):  # (batches: item by item, _run_batch)
             try:
-                for item in payload if kind.endswith("_batch") or kind == "embed" else [payload]:
+                for item in payload if kind == "embed" else [payload]:
                     backend.check_context(item, opts)
             except ContextLengthError as exc:
                 if kind == "embed":
@@ -475,16 +475,36 @@ class Client:
         raise AssertionError("unreachable: _attempts raises when it runs out")
 
     def _run_batch(self, kind: str, payload: list, options: dict,
-                   call: Callable[[Backend, dict], list[Response]]) -> list[Response]:
-        """A batch is retried, and falls back, as one unit."""
+                   call: Callable[[Backend, list, dict], list[Response]]) -> list[Response]:
+        """A batch is retried, and falls back, as one unit. An item that cannot fit the
+        context window is refused on its own (a Response with `error`, finish_reason
+        "error") and the rest answered; a batch of nothing but such items is an error."""
         for attempt in self._attempts(kind, payload, options):
             try:
-                return [self._finish(r, attempt) for r in call(attempt.backend, attempt.opts)]
+                refused = self._too_long(attempt.backend, payload, attempt.opts)
+                if len(refused) == len(payload):
+                    raise refused[0]
+                todo = [item for i, item in enumerate(payload) if i not in refused]
+                answers = iter(call(attempt.backend, todo, attempt.opts))
+                return [Response(finish_reason="error", error=refused[i], model=attempt.backend.model_id)
+                        if i in refused else self._finish(next(answers), attempt) for i in range(len(payload))]  # fmt: skip
             except LLMKitError as exc:
                 delay = attempt.failed(exc)
                 if delay is not None:
                     retry.sleep(delay)
         raise AssertionError("unreachable: _attempts raises when it runs out")
+
+    @staticmethod
+    def _too_long(backend: Backend, payload: list, opts: dict) -> dict[int, ContextLengthError]:
+        refused: dict[int, ContextLengthError] = {}
+        if opts.get("truncate") is None:  # a backend that takes `truncate` makes the text fit
+            for i, item in enumerate(payload):
+                try:
+                    backend.check_context(item, opts)
+                except ContextLengthError as exc:
+                    exc.message = f"batch item #{i}: {exc.message}"
+                    refused[i] = exc
+        return refused
 
     def _stream_events(self, messages: list[Message], options: dict) -> Iterator[StreamEvent]:
         for attempt in self._attempts("stream", messages, options):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 if TYPE_CHECKING:
     import numpy
 
-from .errors import InvalidOptionError, MalformedResponseError
+from .errors import InvalidOptionError, LLMKitError, MalformedResponseError
 
 __all__ = [
     "Message",
@@ -303,6 +303,9 @@ class Response:
     # server's response_format, checked),
     # "constrained" (local constrained decoding) or "prompted" (described, validated, re-asked)
     structured_by: str | None = None
+    # a batch item that was refused on its own (finish_reason "error"; e.g. a ContextLengthError with the
+    # counts) while the rest of the batch was answered; None for an answer
+    error: LLMKitError | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.texts:

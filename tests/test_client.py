@@ -239,11 +239,15 @@ def test_chat_batch_and_complete_batch_keep_order():
         client.complete_batch([["not", "a", "string"]])
 
 
-def test_batch_is_checked_and_retried_as_a_unit(no_sleep):
+def test_a_batch_item_too_long_is_refused_alone_and_the_batch_retried_as_a_unit(no_sleep):
     client = llmkit.Client("mock", responses=["ok"] * 5, context_window=5)
-    with pytest.raises(llmkit.ContextLengthError):
-        client.chat_batch(["short", "this one is far too long for five tokens"])
-    assert client.backend.calls == []  # nothing generated when one item cannot fit
+    short, long = client.chat_batch(["short", "this one is far too long for five tokens"])
+    assert (short.text, short.error, short.finish_reason) == ("ok", None, "stop")
+    assert isinstance(long.error, llmkit.ContextLengthError) and long.finish_reason == "error" and long.text == ""
+    assert long.error.message.startswith("batch item #1: ") and "5" in long.error.message  # the counts
+    assert len(client.backend.calls) == 1  # only the item that fits was generated
+    with pytest.raises(llmkit.ContextLengthError, match="batch item #0"):  # nothing fits: an error
+        client.chat_batch(["this one is far too long for five tokens"])
     flaky = llmkit.Client("mock", responses=[llmkit.ServerError, "a", "b"])
     assert [r.text for r in flaky.chat_batch(["x", "y"])] == ["a", "b"]
     assert len(no_sleep) == 1

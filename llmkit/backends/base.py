@@ -112,6 +112,11 @@ class Backend:
         """Tokens the model can attend to (prompt + output), or None when unknown."""
         return None
 
+    def runtime(self) -> str | None:
+        """How the model runs, in a few words, for `/model` (a local model's device and
+        dtype, and why); None for remote ones."""
+        return None
+
     def time_limit(self, options: dict[str, Any], kind: str) -> float | None:
         """Seconds one call (retries included) may take in all, or None for no limit;
         backends that take a `timeout` say what it is."""

@@ -56,7 +56,8 @@ class HFBackend(LocalBackend):
     embed_options = frozenset({"truncate"})
     settings = {
         "device": "torch device: auto (default: cuda when present, else cpu), cpu, cuda, cuda:1, mps",
-        "dtype": "weights dtype: float32 (default on cpu), bfloat16 (default on cuda), float16, auto",
+        "dtype": "weights dtype: float32 (default on cpu), bfloat16 (default on cuda), float16, or auto (on cpu: "
+                 "bfloat16 where measured faster here, else float32; on a gpu: the checkpoint's)",
         "threads": "torch threads (process-wide; on few cores 1 is often fastest for one prompt)",
         "trust_remote_code": "run the model repository's own Python code (default false)",
         "revision": "hub branch, tag or commit (hub ids only)",
@@ -95,6 +96,12 @@ class HFBackend(LocalBackend):
         lease = acquire(self.model, device=s.get("device"), dtype=s.get("dtype"),
                         trust_remote_code=s.get("trust_remote_code", False), revision=s.get("revision"))  # fmt: skip
         return lease, HFEngine(lease.value, s.get("context_window"), int(s.get("batch_size") or 8))
+
+    def runtime(self) -> str | None:
+        lm = self.engine.lm
+        precision = lm.precision or {}
+        why = f" ({precision['why']})" if precision.get("why") else ""
+        return f"runs on {lm.device} in {precision.get('dtype', '?')}{why}"
 
     # --- prompts -------------------------------------------------------------------
 

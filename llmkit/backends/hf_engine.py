@@ -7,8 +7,10 @@
   reproducible. Options a call leaves out follow what `generate` itself would do with the
   checkpoint (`author_defaults`): its generation config, or greedy decoding where that
   config does not ask for sampling (transformers' default, also for configs it derives).
-- Several prompts are generated together with left padding (`generate_many`), sorted by
-  length and cut into groups of `batch_size` so that padding stays small.
+- Whole answers without a grammar come from continuous batching (hf_batching: rows
+  leave the batch as they end, waiting prompts take their slots). With a grammar, or a
+  model whose cache cannot be merged row by row, prompts are generated together with left
+  padding (`generate_many`), sorted by length and cut into groups of `batch_size`.
 - Stop strings end a sequence inside generate (a StoppingCriteria that decodes each
   row's tail) and the text is cut at the first stop string.
 - Streaming runs generate in a worker thread that feeds a queue through a streamer; the
@@ -24,8 +26,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
@@ -38,6 +40,8 @@ from ..types import StreamEvent, TokenLogprob
 from .hf_loading import LoadedModel
 
 __all__ = ["HFEngine", "author_defaults", "config_window"]
+
+T = TypeVar("T")
 
 REPLACEMENT = "\ufffd"
 # (prefix, suffix, middle) token spellings of fill-in-the-middle-trained tokenizers
@@ -272,11 +276,19 @@ class HFEngine:
 
     def _run_generate(self, input_ids: torch.Tensor, mask: torch.Tensor, kwargs: dict[str, Any],
                       seed: int | None) -> torch.Tensor:  # fmt: skip
+        return self._guarded(lambda: self.model.generate(input_ids=input_ids, attention_mask=mask, **kwargs), seed)
+
+    def _guarded(self, work: Callable[[], T], seed: int | None) -> T:
+        """`work` under the model's lock, in inference mode, with torch's RNG seeded."""
+        from .hf_batching import Unmergeable
+
         with self.lm.lock, torch.inference_mode():
             if seed is not None:
                 torch.manual_seed(seed)
             try:
-                return self.model.generate(input_ids=input_ids, attention_mask=mask, **kwargs)
+                return work()
+            except Unmergeable:
+                raise
             except Exception as exc:  # out of memory, a model bug: say where it happened
                 raise APIError(
                     f"generation failed in hf:{self.name}: {type(exc).__name__}: {exc}",
@@ -300,7 +312,17 @@ class HFEngine:
     def generate_many(self, prompts: list[list[int]], params: SamplingParams, stops: StopMatcher,
                       constraint: Constraint | None = None) -> list[list[Generation]]:  # fmt: skip
         """n samples for each prompt; prompts are generated `batch_size` at a time (each
-        sample follows `constraint`, a grammar, when one is given)."""
+        sample follows `constraint`, a grammar, when one is given). Without a grammar the
+        batch is continuous (hf_batching), where the model's cache allows it."""
+        if constraint is None and self.lm.mergeable is not False:
+            from .hf_batching import Unmergeable, decode_continuously
+
+            try:
+                answers = self._guarded(lambda: decode_continuously(self, prompts, params, stops), params.seed)
+                self.lm.mergeable = True
+                return answers
+            except Unmergeable:
+                self.lm.mergeable = False  # this model: generate, from now on
         order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
         results: list[list[Generation]] = [[] for _ in prompts]
         size = max(1, self.batch_size)

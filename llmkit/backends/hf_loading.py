@@ -73,7 +73,9 @@ class LoadedModel:
     path: Path | None = None  # the directory the weights were read from (the converted copy for GGUF)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     vocabulary: Any = field(default=None, repr=False)  # for constrained decoding, built on first use
+    mergeable: bool | None = None  # whether its cache merges row by row (hf_batching); None: not tried yet
     fingerprint: Any = field(default=None, repr=False)  # digests of weights and tokenizer, made on first use
+    precision: dict[str, Any] = field(default_factory=dict)  # the dtype it runs in and why (hf_precision)
 
 
 def cache_root() -> Path:
@@ -101,20 +103,28 @@ def pick_device(setting: str | None) -> torch.device:
 
 
 def pick_dtype(setting: str | None, device: torch.device) -> torch.dtype | str:
-    """fp32 on CPU (fast and exact there); bf16 (or fp16) on CUDA; "auto" = the checkpoint's."""
+    """fp32 on CPU (exact there); bf16 (or fp16) on CUDA; "auto": on CPU "measure"
+    (hf_precision decides after loading), elsewhere the checkpoint's own dtype."""
     if setting in (None, ""):
         if device.type == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.float32
     if setting == "auto":
-        return "auto"
+        return "measure" if device.type == "cpu" else "auto"
+    chosen: torch.dtype
     if isinstance(setting, torch.dtype):
-        return setting
-    if setting not in DTYPES:
+        chosen = setting
+    elif setting not in DTYPES:
         raise InvalidOptionError(
             f"dtype={setting!r} is not supported", hint="Use one of: auto, " + ", ".join(sorted(DTYPES)) + "."
         )
-    return DTYPES[setting]
+    else:
+        chosen = DTYPES[setting]
+    if device.type == "cpu":
+        from .hf_precision import check_cpu_dtype
+
+        check_cpu_dtype(chosen)
+    return chosen
 
 
 def classify(spec: str) -> tuple[str, str]:
@@ -157,7 +167,7 @@ def acquire(
 
 def _load(spec: str, kind: str, location: str, dev: torch.device, dt: torch.dtype | str, trust_remote_code: bool,
           revision: str | None) -> LoadedModel:  # fmt: skip
-    kwargs = {"dtype": dt, "trust_remote_code": trust_remote_code}
+    kwargs = {"dtype": torch.float32 if dt == "measure" else dt, "trust_remote_code": trust_remote_code}
     with _quiet_transformers():
         if kind == "gguf":
             lm = _load_gguf(Path(location), kwargs, spec)
@@ -175,6 +185,13 @@ def _load(spec: str, kind: str, location: str, dev: torch.device, dt: torch.dtyp
             hint="Choose another device (device='cpu'), a smaller dtype (dtype='bfloat16'), or a smaller model.",
         ) from exc
     lm.device = dev
+    if dt == "measure":
+        from .hf_precision import choose_cpu_dtype
+
+        lm.model, lm.precision = choose_cpu_dtype(lm.model, lm.name)
+    else:
+        why = "dtype=auto: the checkpoint's" if dt == "auto" else "the default" if dt == pick_dtype(None, dev) else "asked for"
+        lm.precision = {"dtype": str(next(lm.model.parameters()).dtype).removeprefix("torch."), "why": why}
     return lm
 
 

@@ -78,8 +78,9 @@ def local_models() -> list[dict[str, str]]:
     try:
         for m in pulled.all_models():
             kind = "chat model" if m.chat else "completion model"
-            out.append({"id": m.name, "provider": m.model.partition(":")[0], "path": m.model.partition(":")[2],
-                        "note": f"pulled {kind}: {m.model}", "pulled": "yes"})  # fmt: skip
+            provider, _, path = m.model.partition(":")
+            out.append({"id": m.name, "provider": provider, "path": path,
+                        "note": f"pulled {kind}: {m.model}{_precision_note(provider, path)}", "pulled": "yes"})  # fmt: skip
     except ConfigurationError as exc:  # a broken models.json: said, and the rest still listed
         out.append({"id": "(pulled models)", "provider": "", "path": "", "note": exc.one_line()})
     if (SHIPPED / "model.safetensors").is_file() or any(SHIPPED.glob("*.safetensors")):
@@ -101,6 +102,20 @@ def local_models() -> list[dict[str, str]]:
                 {"id": f"hf:{repo}", "provider": "hf", "path": str(hub_dir / name), "note": "Hugging Face cache"}
             )
     return out
+
+
+def _precision_note(provider: str, path: str) -> str:
+    """What dtype=auto measured for a local hf model here (nothing is loaded)."""
+    if provider != "hf":
+        return ""
+    from pathlib import Path
+
+    from llmkit.backends.hf_precision import measured
+
+    verdict = measured(Path(path).name)
+    if verdict is None:
+        return "; float32 by default (dtype=auto: not measured here yet)"
+    return f"; float32 by default, dtype=auto: {verdict['dtype']} ({verdict.get('speedup', '?')}x measured here)"
 
 
 def model_candidates() -> list[str]:

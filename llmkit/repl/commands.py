@@ -107,6 +107,9 @@ def _model(chat: ChatContext, arg: str) -> None:
     if not arg:
         caps = ", ".join(client.capabilities.names())
         chat.out.info(f"model {client.model} [{caps}]; context window {client.context_window() or 'unknown'}")
+        runtime = client.backend.runtime()
+        if runtime:
+            chat.out.info(runtime)
         from .render import sampling_text
 
         sampling = sampling_text(client)

@@ -206,7 +206,7 @@ def _batched(client: Client, kind: str, group: dict[int, Chat | Complete]) -> di
             raise_or = _caught(client, first)
             return {next(iter(group)): raise_or}
         return {i: _caught(client, r) for i, r in group.items()}
-    return dict(zip(group, responses, strict=True))
+    return {i: r.error or r for i, r in zip(group, responses, strict=True)}  # an item refused alone: its error
 
 
 class _NoBar:
