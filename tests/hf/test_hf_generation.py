@@ -199,8 +199,9 @@ def test_hf_local_example(tiny_dir):
     r = subprocess.run([sys.executable, str(example), "--model", f"hf:{tiny_dir}"], capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    for label in ("chat:", "stream:", "batch:", "score:"):
+    for label in ("chat:", "stream:", "batch:", "score:", "runtime: runs on cpu in "):
         assert label in r.stdout
+    assert "batch:   refused: batch item #2: " in r.stdout  # the rest of the batch answered
 
 
 def test_attention_maps_and_command(tiny_dir):
