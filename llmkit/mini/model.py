@@ -9,6 +9,11 @@ Positions are encoded with rotary embeddings (RoPE) rather than a learned table:
     bookkeeping beyond "which absolute position is this token at");
   * there is no position table to train, which matters for a model trained on small
     corpora, and no hard-coded maximum baked into the weights.
+
+Decoding one token at a time is bound by reading the weights and by per-op overhead, not
+by arithmetic: the KV cache is preallocated and written in place, q and k are rotated
+in one pass, and for inference the weight matrices are stored column-major
+(`GPT.inference_layout`, which MiniEngine applies at load).
 """
 
 from __future__ import annotations
@@ -50,9 +55,10 @@ class KVCache:
         end = self.length + t
         if end > self.max_len:
             raise ValueError(f"KV cache full: {self.length} + {t} positions > {self.max_len}")
-        self.k[layer][:, :, self.length:end] = k
-        self.v[layer][:, :, self.length:end] = v
-        return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
+        keys, values = self.k[layer], self.v[layer]
+        keys.narrow(2, self.length, t).copy_(k)  # in place: no reallocation, no torch.cat
+        values.narrow(2, self.length, t).copy_(v)
+        return keys.narrow(2, 0, end), values.narrow(2, 0, end)
 
     def expand(self, batch_size: int) -> KVCache:
         """A cache for `batch_size` rows, each a copy of this (batch 1) cache.
@@ -84,15 +90,19 @@ def attention_mask(n_queries: int, n_keys: int, device: torch.device | str = "cp
 
 
 def rope_tables(head_dim: int, max_len: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(cos, sin), each (max_len, head_dim), in the form apply_rope uses: the angle of
+    pair i sits at columns i and i + D/2, and sin is negated in the first half."""
     inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
     angles = torch.outer(torch.arange(max_len, dtype=torch.float32), inv_freq)  # (T, D/2)
-    return angles.cos(), angles.sin()
+    cos, sin = angles.cos(), angles.sin()
+    return torch.cat((cos, cos), dim=-1), torch.cat((-sin, sin), dim=-1)
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate pairs (x[..., :D/2], x[..., D/2:]) by position-dependent angles; x is (B, H, T, D)."""
-    x1, x2 = x.chunk(2, dim=-1)
-    return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
+    """Rotate pairs (x1, x2) = (x[..., :D/2], x[..., D/2:]) by position-dependent angles:
+    (x1 cos - x2 sin, x2 cos + x1 sin), computed as x * cos + (x2, x1) * sin with the
+    tables of rope_tables (4 tensor ops instead of 8). x is (..., T, D)."""
+    return x * cos + x.roll(x.shape[-1] // 2, dims=-1) * sin
 
 
 class CausalSelfAttention(nn.Module):
@@ -103,16 +113,14 @@ class CausalSelfAttention(nn.Module):
         self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
         self.proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.dropout = config.dropout
-        self.resid_dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
                 kv_cache: KVCache | None, layer: int) -> torch.Tensor:
         b, t, c = x.shape
-        q, k, v = self.qkv(x).split(c, dim=2)
-        q = q.view(b, t, self.n_head, self.head_dim).transpose(1, 2)  # (B, H, T, D)
-        k = k.view(b, t, self.n_head, self.head_dim).transpose(1, 2)
-        v = v.view(b, t, self.n_head, self.head_dim).transpose(1, 2)
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        # (B, T, 3C) -> (3, B, H, T, D) views; q and k are rotated together (half the ops)
+        qkv = self.qkv(x).view(b, t, 3, self.n_head, self.head_dim).permute(2, 0, 3, 1, 4)
+        q, k = apply_rope(qkv[:2], cos, sin)
+        v = qkv[2]
         if kv_cache is not None:
             k, v = kv_cache.append(layer, k, v)
         n_keys = k.shape[2]
@@ -125,7 +133,7 @@ class CausalSelfAttention(nn.Module):
             mask = attention_mask(t, n_keys, device=x.device)
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
         y = y.transpose(1, 2).contiguous().view(b, t, c)
-        return self.resid_dropout(self.proj(y))
+        return F.dropout(self.proj(y), self.dropout, self.training)
 
 
 class MLP(nn.Module):
@@ -133,10 +141,10 @@ class MLP(nn.Module):
         super().__init__()
         self.fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
         self.proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = config.dropout
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.proj(F.gelu(self.fc(x))))
+        return F.dropout(self.proj(F.gelu(self.fc(x))), self.dropout, self.training)
 
 
 class Block(nn.Module):
@@ -163,7 +171,6 @@ class GPT(nn.Module):
         super().__init__()
         self.config = config
         self.wte = nn.Embedding(config.vocab_size, config.n_embd)
-        self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
         self.ln_f = nn.LayerNorm(config.n_embd, bias=config.bias)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
@@ -192,6 +199,23 @@ class GPT(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+    @torch.no_grad()
+    def inference_layout(self) -> GPT:
+        """Store every weight matrix transposed in memory, for inference (MiniEngine does
+        this at load): same shapes and values, column-major strides. Returns self.
+
+        `linear` then multiplies by a row-major W.T, which CPU BLAS streams fastest when
+        one token is decoded at a time (decoding about 1.3x faster on the benchmark
+        machine). Outputs agree with the default layout to float32 rounding, not bit for
+        bit. Checkpoints and weight digests still see ordinary contiguous tensors. Not for
+        training: torch's fused CPU AdamW mixes up elements when a gradient's layout
+        differs from its parameter's.
+        """
+        for p in self.parameters():  # deduplicated: the tied embedding is moved once
+            if p.dim() == 2:
+                p.data = p.data.t().contiguous().t()
+        return self
 
     def new_cache(self, batch_size: int = 1, max_len: int | None = None) -> KVCache:
         p = self.wte.weight
@@ -222,7 +246,7 @@ class GPT(nn.Module):
                 f"sequence of {past + t} tokens exceeds the context window ({self.config.block_size})")
         cos = self.rope_cos[past:past + t]
         sin = self.rope_sin[past:past + t]
-        x = self.drop(self.wte(idx))
+        x = F.dropout(self.wte(idx), self.config.dropout, self.training)
         for i, block in enumerate(self.blocks):
             x = block(x, cos, sin, kv_cache, i)
         if kv_cache is not None:

@@ -7,6 +7,7 @@ import torch
 
 from llmkit.errors import ContextLengthError, InvalidOptionError
 from llmkit.generation import Generation
+from llmkit.mini.checkpoint import load_checkpoint, save_checkpoint
 from llmkit.mini.engine import MiniEngine
 
 
@@ -14,6 +15,17 @@ def test_load_attributes(engine: MiniEngine, random_ckpt) -> None:
     assert engine.name == random_ckpt.name
     assert engine.context_window == engine.config.block_size - 1
     assert engine.count_tokens("the cat sat") == len(engine.tokenizer.encode("the cat sat"))
+
+
+def test_engine_decodes_in_inference_layout(engine: MiniEngine, tmp_path) -> None:
+    """The engine's weight matrices are column-major (GPT.inference_layout); a checkpoint
+    saved from it holds the same values and loads like any other."""
+    assert engine.model.wte.weight.t().is_contiguous()
+    save_checkpoint(tmp_path / "resaved", engine.model, engine.tokenizer)
+    plain = load_checkpoint(tmp_path / "resaved").model
+    assert plain.wte.weight.is_contiguous()
+    for a, b in zip(plain.state_dict().values(), engine.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
 
 
 def test_generate_shape_and_counts(engine: MiniEngine) -> None:

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from llmkit.mini.model import GPT, GPTConfig, attention_mask
+from llmkit.mini.model import GPT, GPTConfig, apply_rope, attention_mask, rope_tables
 
 
 @pytest.fixture()
@@ -106,3 +106,70 @@ def test_context_window_is_enforced(model: GPT) -> None:
     model(torch.zeros(1, 40, dtype=torch.long), kv_cache=cache)
     with pytest.raises(ValueError, match="context window"):
         model(torch.zeros(1, 9, dtype=torch.long), kv_cache=cache)
+
+
+def test_rope_is_the_rotation_of_each_pair() -> None:
+    """apply_rope's 4-op form is bit-identical to the textbook (x1 cos - x2 sin, x2 cos + x1 sin)."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 7, 16)
+    cos, sin = rope_tables(16, 7, 10000.0)
+    half_cos, half_sin = cos[:, :8], sin[:, 8:]
+    assert torch.equal(cos[:, 8:], half_cos) and torch.equal(sin[:, :8], -half_sin)
+    x1, x2 = x.chunk(2, dim=-1)
+    textbook = torch.cat((x1 * half_cos - x2 * half_sin, x2 * half_cos + x1 * half_sin), dim=-1)
+    assert torch.equal(apply_rope(x, cos, sin), textbook)
+
+
+def test_full_cache_raises_and_keeps_its_contents(model: GPT) -> None:
+    cache = model.new_cache(1, max_len=6)
+    with torch.no_grad():
+        model(torch.tensor([[1, 2, 3, 4, 5]]), kv_cache=cache)
+        model(torch.tensor([[6]]), kv_cache=cache)  # exactly full
+        before = [k.clone() for k in cache.k]
+        with pytest.raises(ValueError, match="KV cache full"):
+            model(torch.tensor([[7]]), kv_cache=cache)
+    assert all(torch.equal(a, b) for a, b in zip(before, cache.k, strict=True))
+
+
+def test_expanded_cache_rows_are_independent(model: GPT) -> None:
+    """n samples decode from copies of one prefilled cache: writing one row leaves the
+    batch-1 original and the other rows alone."""
+    with torch.no_grad():
+        cache = model.new_cache(1, max_len=20)
+        model(torch.randint(0, 97, (1, 5)), kv_cache=cache)
+        original = [k.clone() for k in cache.k]
+        wide = cache.expand(2)
+        model(torch.tensor([[3], [50]]), kv_cache=wide)
+        assert wide.length == 6 and cache.length == 5
+        assert all(torch.equal(a, b) for a, b in zip(original, cache.k, strict=True))
+        assert not torch.equal(wide.k[0][0, :, 5], wide.k[0][1, :, 5])
+    with pytest.raises(ValueError, match="batch-1"):
+        wide.expand(4)
+
+
+def _greedy(m: GPT, prompt: torch.Tensor, n: int) -> list[int]:
+    cache = m.new_cache(1)
+    logits, _ = m(prompt, kv_cache=cache)
+    out = []
+    for _ in range(n):
+        nxt = logits[:, -1].argmax(-1, keepdim=True)
+        out.append(int(nxt))
+        logits, _ = m(nxt, kv_cache=cache)
+    return out
+
+
+def test_inference_layout_keeps_values_and_decoding(model: GPT) -> None:
+    fast = GPT(model.config).eval()
+    fast.load_state_dict(model.state_dict())
+    assert fast.inference_layout() is fast
+    assert fast.lm_head.weight is fast.wte.weight  # still tied
+    for (name, a), b in zip(model.state_dict().items(), fast.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+        if b.dim() == 2:
+            assert b.t().is_contiguous(), name  # column-major
+    prompt = torch.randint(0, 97, (1, 7))
+    with torch.no_grad():
+        assert _greedy(fast, prompt, 20) == _greedy(model, prompt, 20)
+        ids = torch.randint(0, 97, (2, 30))
+        assert torch.allclose(fast(ids)[0], model(ids)[0], atol=1e-5)
+
