@@ -18,6 +18,8 @@ model's forward pass and a DynamicCache, instead of `model.generate` on fixed gr
   torch's RNG, seeded under the model's lock by a call's `seed`: a seeded call of one
   sample draws what `generate` would draw.
 
+Streams (`stream_steps`) run the same loop for one prompt's rows, a step at a time.
+
 Models whose cache is not plain per-layer keys and values (sliding-window or recurrent
 layers) cannot be merged this way: `Unmergeable` is raised before any output, and the
 engine generates with `generate` instead.
@@ -26,6 +28,7 @@ engine generates with `generate` instead.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +41,7 @@ from ..generation import Generation, SamplingParams, StopMatcher
 if TYPE_CHECKING:
     from .hf_engine import HFEngine
 
-__all__ = ["Unmergeable", "decode_continuously"]
+__all__ = ["Unmergeable", "decode_continuously", "stream_steps"]
 
 
 class Unmergeable(Exception):
@@ -231,3 +234,30 @@ def decode_continuously(engine: HFEngine, prompts: list[list[int]], params: Samp
         results.append(samples if copies == params.n else samples * params.n)
     return results
 
+
+
+def stream_steps(engine: HFEngine, prompt: list[int], params: SamplingParams, stops: StopMatcher,
+                 flag: Any) -> Generator[list[int], None, None]:  # fmt: skip
+    """One prompt's rows (n samples; greedy: one), a token each per step, for a stream.
+    The model's lock is held for each step only, so a reader that stops reading holds
+    nothing; `flag` (a threading.Event) set ends the stream at the next step."""
+    copies = 1 if params.greedy else params.n
+    window = 4 * stops.longest + 4 if stops else 0
+    choose = _Chooser(params)
+    batch = _Batch(engine)
+    rows = [_Row(0, prompt, params.max_new_tokens(len(prompt), engine.context_window)) for _ in range(copies)]
+
+    def first() -> list[int]:
+        supports = getattr(engine.model, "_supports_default_dynamic_cache", None)
+        if supports is None or not supports():
+            raise Unmergeable(type(engine.model).__name__)
+        return choose(batch.join(rows, copies), rows)
+
+    tokens = engine._guarded(first, params.seed)
+    while True:
+        for row, token in zip(rows, tokens, strict=True):
+            row.generated.append(token)
+        yield tokens
+        if flag.is_set() or all(row.done(engine, stops, window) for row in rows):
+            return
+        tokens = engine._guarded(lambda: choose(batch.step(), rows), None)

@@ -13,8 +13,9 @@
   padding (`generate_many`), sorted by length and cut into groups of `batch_size`.
 - Stop strings end a sequence inside generate (a StoppingCriteria that decodes each
   row's tail) and the text is cut at the first stop string.
-- Streaming runs generate in a worker thread that feeds a queue through a streamer; the
-  consumer decodes each row's tokens so far, holds back incomplete UTF-8 (replacement
+- Streams without a grammar step the same loop (hf_batching.stream_steps), holding the
+  model's lock one step at a time. With a grammar, streaming runs generate in a worker
+  thread that feeds a queue through a streamer. The consumer decodes each row's tokens so far, holds back incomplete UTF-8 (replacement
   characters) and any tail that could still become a stop string, and sets a flag that a
   StoppingCriteria reads: closing the generator stops generation at the next token.
 
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any, TypeVar
 
 import torch
@@ -379,6 +380,19 @@ class HFEngine:
 
     def _stream(self, prompt: list[int], params: SamplingParams, stops: StopMatcher, constraint: Constraint | None,
                 flag: threading.Event) -> Iterator[StreamEvent]:  # fmt: skip
+        if constraint is None and self.lm.mergeable is not False:
+            from .hf_batching import Unmergeable, stream_steps
+
+            rows = _Rows(self, self._rows_per_prompt(params), params.n, stops)
+            steps = stream_steps(self, prompt, params, stops, flag)
+            try:
+                tokens = next(steps)  # the prefill: Unmergeable comes before any output
+            except Unmergeable:
+                self.lm.mergeable = False
+            else:
+                yield from self._stream_rows(rows, tokens, steps, flag)
+                yield from stream_ending(rows.reasons, params.n, len(prompt), rows.completion_tokens)
+                return
         max_new = params.max_new_tokens(len(prompt), self.context_window)
         grammar = None if constraint is None else _Grammar(constraint, len(prompt), self.eos_ids, max_new)
         rows = _Rows(self, self._rows_per_prompt(params), params.n, stops)
@@ -410,6 +424,24 @@ class HFEngine:
         for i in grammar.steered if grammar is not None else ():
             rows.reasons[i] = "length"
         yield from stream_ending(rows.reasons, params.n, len(prompt), rows.completion_tokens)
+
+
+    @staticmethod
+    def _stream_rows(rows: _Rows, tokens: list[int], steps: Generator[list[int], None, None],
+                     flag: threading.Event) -> Iterator[StreamEvent]:  # fmt: skip
+        try:
+            while True:
+                yield from rows.step(tokens)
+                if rows.all_finished:
+                    break
+                following = next(steps, None)
+                if following is None:
+                    break
+                tokens = following
+            yield from rows.flush()
+        finally:
+            flag.set()
+            steps.close()
 
 
 _DONE, _PAUSED = object(), object()  # a stream run's last item: generation ended, or paused for its reader
