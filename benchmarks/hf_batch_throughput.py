@@ -1,7 +1,7 @@
 """Batched generation vs one prompt after another: tokens per second with the hf backend.
 
 Eight different prompts, greedy, the same max_tokens: once through
-`backend.chat_batch` (left-padded, generated together), once through `client.chat` one
+`backend.chat_batch` (continuous batching: generated together), once through `client.chat` one
 by one. Prints generated tokens per second of each and the ratio. Target: >= 3x.
 
     python benchmarks/hf_batch_throughput.py [--tokens 64] [--threads 2] [--quick]

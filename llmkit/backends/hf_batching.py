@@ -37,6 +37,7 @@ from transformers import DynamicCache, TemperatureLogitsWarper, TopKLogitsWarper
 from transformers.cache_utils import DynamicLayer
 
 from ..generation import Generation, SamplingParams, StopMatcher
+from .hf_loading import forward_arguments
 
 if TYPE_CHECKING:
     from .hf_engine import HFEngine
@@ -56,11 +57,9 @@ class _Row:
     generated: list[int] = field(default_factory=list)
 
     def done(self, engine: HFEngine, stops: StopMatcher, window: int) -> bool:
-        if not self.generated:
-            return False
         if self.generated[-1] in engine.eos_ids or len(self.generated) >= self.max_new:
             return True
-        if stops:  # a stop string of k characters spans at most ~4k tokens
+        if stops:
             tail = engine.tokenizer.decode(self.generated[-window:], skip_special_tokens=True)
             return stops.find(tail) >= 0
         return False
@@ -109,10 +108,7 @@ class _Batch:
 
     def __init__(self, engine: HFEngine) -> None:
         self.engine = engine
-        model = engine.model
-        accepted = _forward_parameters(model)
-        self.cache_key = "cache" if "cache" in accepted else "past_key_values"
-        self.last_only = {"logits_to_keep": 1} if "logits_to_keep" in accepted else {}  # not the prompt's logits
+        self.cache_key, self.last_only = forward_arguments(engine.model)
         self.rows: list[_Row] = []
         self.cache: DynamicCache | None = None
         self.mask = torch.zeros((0, 0), dtype=torch.long)
@@ -188,22 +184,27 @@ def _layers(cache: DynamicCache) -> list[Any]:
     return list(cache.layers)
 
 
-def _forward_parameters(model: Any) -> set[str]:
-    import inspect
+def _require_mergeable(engine: HFEngine) -> None:
+    supports = getattr(engine.model, "_supports_default_dynamic_cache", None)
+    if supports is None or not supports():  # recurrent or custom caches (RWKV, xLSTM, ...)
+        raise Unmergeable(type(engine.model).__name__)
 
-    return set(inspect.signature(model.forward).parameters)
+
+def _copies(params: SamplingParams) -> int:
+    return 1 if params.greedy else params.n  # greedy n > 1: one row, its answer copied
+
+
+def _stop_window(stops: StopMatcher) -> int:
+    return 4 * stops.longest + 4 if stops else 0  # tokens a stop string can span (~4 per character)
 
 
 def decode_continuously(engine: HFEngine, prompts: list[list[int]], params: SamplingParams,
                         stops: StopMatcher) -> list[list[Generation]]:  # fmt: skip
     """n samples for each prompt, `engine.batch_size` rows at a time (greedy n > 1: one
     row, its answer copied). The caller holds the model's lock, in inference mode."""
-    supports = getattr(engine.model, "_supports_default_dynamic_cache", None)
-    if supports is None or not supports():  # recurrent or custom caches (RWKV, xLSTM, ...)
-        raise Unmergeable(type(engine.model).__name__)
-    copies = 1 if params.greedy else params.n
+    _require_mergeable(engine)
+    copies, window = _copies(params), _stop_window(stops)
     size = max(1, engine.batch_size)
-    window = 4 * stops.longest + 4 if stops else 0
     choose = _Chooser(params)
     batch = _Batch(engine)
     # longest first: the widest caches join while the batch is still empty
@@ -235,22 +236,18 @@ def decode_continuously(engine: HFEngine, prompts: list[list[int]], params: Samp
     return results
 
 
-
 def stream_steps(engine: HFEngine, prompt: list[int], params: SamplingParams, stops: StopMatcher,
                  flag: Any) -> Generator[list[int], None, None]:  # fmt: skip
     """One prompt's rows (n samples; greedy: one), a token each per step, for a stream.
     The model's lock is held for each step only, so a reader that stops reading holds
     nothing; `flag` (a threading.Event) set ends the stream at the next step."""
-    copies = 1 if params.greedy else params.n
-    window = 4 * stops.longest + 4 if stops else 0
+    copies, window = _copies(params), _stop_window(stops)
     choose = _Chooser(params)
     batch = _Batch(engine)
     rows = [_Row(0, prompt, params.max_new_tokens(len(prompt), engine.context_window)) for _ in range(copies)]
 
     def first() -> list[int]:
-        supports = getattr(engine.model, "_supports_default_dynamic_cache", None)
-        if supports is None or not supports():
-            raise Unmergeable(type(engine.model).__name__)
+        _require_mergeable(engine)
         return choose(batch.join(rows, copies), rows)
 
     tokens = engine._guarded(first, params.seed)

@@ -12,7 +12,6 @@ rounding, not bit for bit.
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 
 from ..generation import CachedStepper, fingerprint_of, score_windows
+from .hf_loading import forward_arguments
 from .hf_scoring import MAX_WINDOW, _conditioning_token
 
 if TYPE_CHECKING:
@@ -38,8 +38,7 @@ def stepper(engine: HFEngine, batch_size: int, threads: int | None = None) -> Ca
 
     model, device = engine.model, engine.lm.device
     cache = DynamicCache()
-    # transformers 5.x renames past_key_values to cache (the old name warns)
-    key = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    key, _ = forward_arguments(model)
 
     def forward(x: torch.Tensor) -> torch.Tensor:
         return model(input_ids=x.to(device), use_cache=True, **{key: cache}).logits[:, -1, :]

@@ -15,9 +15,10 @@
   row's tail) and the text is cut at the first stop string.
 - Streams without a grammar step the same loop (hf_batching.stream_steps), holding the
   model's lock one step at a time. With a grammar, streaming runs generate in a worker
-  thread that feeds a queue through a streamer. The consumer decodes each row's tokens so far, holds back incomplete UTF-8 (replacement
-  characters) and any tail that could still become a stop string, and sets a flag that a
-  StoppingCriteria reads: closing the generator stops generation at the next token.
+  thread that feeds a queue through a streamer. Either way the consumer decodes each
+  row's tokens so far, holds back incomplete UTF-8 (replacement characters) and any tail
+  that could still become a stop string, and sets a flag: closing the stream stops
+  generation at the next token.
 
 The loaded model (hf_loading.LoadedModel) is shared between backends; an engine is one
 backend's view of it (its context window and batch size settings).
@@ -424,7 +425,6 @@ class HFEngine:
         for i in grammar.steered if grammar is not None else ():
             rows.reasons[i] = "length"
         yield from stream_ending(rows.reasons, params.n, len(prompt), rows.completion_tokens)
-
 
     @staticmethod
     def _stream_rows(rows: _Rows, tokens: list[int], steps: Generator[list[int], None, None],

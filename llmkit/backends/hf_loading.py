@@ -78,6 +78,18 @@ class LoadedModel:
     precision: dict[str, Any] = field(default_factory=dict)  # the dtype it runs in and why (hf_precision)
 
 
+def forward_arguments(model: Any) -> tuple[str, dict[str, Any]]:
+    """How to call `model`'s forward with a cache: the cache argument's name (transformers
+    5.x renames past_key_values to cache; the old name warns) and, where the model takes
+    it, logits_to_keep=1 (only the last position's logits: a prompt's others cost a
+    vocabulary-wide matmul each)."""
+    import inspect
+
+    accepted = inspect.signature(model.forward).parameters
+    key = "cache" if "cache" in accepted else "past_key_values"
+    return key, ({"logits_to_keep": 1} if "logits_to_keep" in accepted else {})
+
+
 def cache_root() -> Path:
     """Where converted GGUF models are kept."""
     return config.cache_dir() / "hf"

@@ -95,17 +95,20 @@ def _decode_seconds(model: Any) -> float:
     import torch
     from transformers import DynamicCache
 
+    from .hf_loading import forward_arguments
+
+    key, last_only = forward_arguments(model)
     vocab = int(model.get_input_embeddings().weight.shape[0])
     generator = torch.Generator().manual_seed(0)
     ids = torch.randint(0, vocab, (1, 32), generator=generator)
     cache = DynamicCache()
     with torch.inference_mode():
-        model(input_ids=ids, past_key_values=cache, use_cache=True)
+        model(input_ids=ids, use_cache=True, **{key: cache}, **last_only)
         step = ids[:, -1:]
-        model(input_ids=step, past_key_values=cache, use_cache=True)
+        model(input_ids=step, use_cache=True, **{key: cache})
         start = time.perf_counter()
         for _ in range(_STEPS):
-            model(input_ids=step, past_key_values=cache, use_cache=True)
+            model(input_ids=step, use_cache=True, **{key: cache})
     return (time.perf_counter() - start) / _STEPS
 
 
@@ -125,14 +128,10 @@ def choose_cpu_dtype(model: Any, name: str) -> tuple[Any, dict[str, Any]]:
         return model, {"dtype": "float32", "why": "dtype=auto: this CPU has no native bfloat16"}
     verdict = verdict_for(model)
     if verdict is None:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # transformers' deprecation notes about the cache argument
-            fp32 = _decode_seconds(model)
-            fast = copy.deepcopy(model).to(torch.bfloat16)
-            bf16 = _decode_seconds(fast)
-            del fast
+        fp32 = _decode_seconds(model)
+        fast = copy.deepcopy(model).to(torch.bfloat16)
+        bf16 = _decode_seconds(fast)
+        del fast
         speedup = fp32 / bf16
         verdict = {"dtype": "bfloat16" if speedup >= GAIN else "float32", "speedup": round(speedup, 2), "model": name,
                    "why": f"dtype=auto: bfloat16 measured {speedup:.2f}x float32 per decode step here"}  # fmt: skip

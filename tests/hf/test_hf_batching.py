@@ -100,7 +100,7 @@ def test_a_model_whose_cache_cannot_be_merged_uses_generate(client3, monkeypatch
     expected = client3.backend.complete_batch(PROMPTS, {"max_tokens": 8, "temperature": 0})
     model_class = type(client3.backend.engine.model)
     monkeypatch.setattr(model_class, "_supports_default_dynamic_cache", classmethod(lambda cls: False))
-    client3.backend.engine.lm.mergeable = None
+    monkeypatch.setattr(client3.backend.engine.lm, "mergeable", None)  # tried again; restored after the test
     again = client3.backend.complete_batch(PROMPTS, {"max_tokens": 8, "temperature": 0})
     assert client3.backend.engine.lm.mergeable is False
     assert [r.text for r in again] == [r.text for r in expected]
@@ -113,3 +113,17 @@ def test_an_over_long_prompt_is_refused_alone_and_the_rest_answered(client3):
     assert isinstance(results[1].error, llmkit.ContextLengthError)
     assert "128" in results[1].error.message and "batch item #1" in results[1].error.message
     assert results[0].text == client3.complete("The cat", max_tokens=6, temperature=0).text
+
+
+def test_a_stream_holds_the_model_only_while_it_steps(client3):
+    """Streams run the loop a step at a time: between two events another caller can use
+    the model (a stream through generate's worker thread holds the lock while it runs)."""
+    lock = client3.backend.engine.lm.lock
+    expected = client3.complete("Once upon a time", max_tokens=8, temperature=0).raw[0].token_ids
+    with client3.stream("Once upon a time", max_tokens=8, temperature=0) as stream:
+        events = iter(stream)
+        next(e for e in events if e.text)
+        assert lock.acquire(blocking=False), "the stream kept the model's lock between steps"
+        lock.release()
+        list(events)
+    assert stream.response.usage.output_tokens == len(expected)
