@@ -1,6 +1,8 @@
 """Checkpoint directories of the bundled GPT.
 
-    model.safetensors   weights (fp32 or bf16; always loaded as fp32 for CPU compute)
+    model.safetensors   weights (fp32 or bf16; always loaded as fp32 for CPU compute), or
+    model-00001-of-0000N.safetensors ... + model.safetensors.index.json: the same weights
+                        in shards (`max_shard_bytes`), Hugging Face style
     config.json         {"format_version", "model": GPTConfig, "metadata": {...}}
     tokenizer.json      the byte-level BPE (a standard `tokenizers` file)
     ...                 extra files the trainer adds (optimizer state, loss curve)
@@ -8,6 +10,14 @@
 No pickle anywhere: weights are safetensors, everything else is JSON. Saves are atomic:
 the directory is written under a temporary name and renamed into place, so an
 interrupted save leaves the previous checkpoint (or nothing), never half of one.
+
+Shards: with `max_shard_bytes`, no weights file is larger than the limit (e.g. the
+largest file a remote machine can send back). Tensors are packed into shards in order;
+the index's "weight_map" says which file holds each one (as in Hugging Face's
+model.safetensors.index.json). A tensor larger than a shard is cut along its first
+dimension into parts named "NAME.part0", "NAME.part1", ...; the index lists them under
+"llmkit_parts" and the loader concatenates them again. A missing or damaged shard is a
+CheckpointError that names the file.
 """
 
 from __future__ import annotations
@@ -26,10 +36,11 @@ from llmkit.errors import CheckpointError
 from llmkit.mini.model import GPT, GPTConfig
 from llmkit.mini.tokenizer import MiniTokenizer
 
-__all__ = ["FORMAT_VERSION", "Checkpoint", "save_checkpoint", "load_checkpoint", "is_checkpoint"]
+__all__ = ["FORMAT_VERSION", "Checkpoint", "save_checkpoint", "load_checkpoint", "is_checkpoint", "weight_files"]
 
 FORMAT_VERSION = 1
 WEIGHTS = "model.safetensors"
+INDEX = "model.safetensors.index.json"
 CONFIG = "config.json"
 TOKENIZER = "tokenizer.json"
 # Tied with wte.weight: stored once, re-tied by the model's constructor on load.
@@ -48,26 +59,38 @@ class Checkpoint:
 
 def is_checkpoint(path: str | os.PathLike[str]) -> bool:
     path = Path(path)
-    return all((path / name).is_file() for name in (WEIGHTS, CONFIG, TOKENIZER))
+    weights = (path / WEIGHTS).is_file() or (path / INDEX).is_file()
+    return weights and all((path / name).is_file() for name in (CONFIG, TOKENIZER))
+
+
+def weight_files(path: str | os.PathLike[str]) -> list[Path]:
+    """The weights files of a checkpoint: [model.safetensors], or the index and its shards."""
+    path = Path(path)
+    if not (path / INDEX).is_file():
+        return [path / WEIGHTS]
+    return [path / INDEX] + [path / name for name in sorted(set(_read_index(path)["weight_map"].values()))]
 
 
 def save_checkpoint(path: str | os.PathLike[str], model: GPT, tokenizer: MiniTokenizer, *,
                     metadata: dict[str, Any] | None = None, dtype: str = "float32",
-                    extra: Callable[[Path], None] | None = None) -> Path:
+                    extra: Callable[[Path], None] | None = None, max_shard_bytes: int | None = None) -> Path:
     """Write a checkpoint directory atomically and return its path.
 
     `extra(tmp_dir)` may write more files (e.g. optimizer state) into the new checkpoint
     before it is moved into place. An existing checkpoint at `path` is replaced.
+    `max_shard_bytes`: write the weights as shards of at most this size (see the module
+    docstring) instead of one model.safetensors.
     """
-    from safetensors.torch import save_file
-
     if dtype not in _DTYPES:
         raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
+    if max_shard_bytes is not None and max_shard_bytes < 4096:
+        raise CheckpointError(f"max_shard_bytes={max_shard_bytes} is too small for a safetensors shard",
+                              hint="Allow at least 4096 bytes (a shard also holds a header).")
     path = Path(path)
     with temporary_dir(path) as tmp:
         state = {k: v.detach().to("cpu", _DTYPES[dtype]).contiguous()
                  for k, v in model.state_dict().items() if k not in _TIED_KEYS}
-        save_file(state, str(tmp / WEIGHTS), metadata={"format": "pt", "llmkit_mini": str(FORMAT_VERSION)})
+        _save_weights(tmp, state, max_shard_bytes)
         config = {
             "format_version": FORMAT_VERSION,
             "model": model.config.to_dict(),
@@ -83,6 +106,93 @@ def save_checkpoint(path: str | os.PathLike[str], model: GPT, tokenizer: MiniTok
     return path
 
 
+_ST_METADATA = {"format": "pt", "llmkit_mini": str(FORMAT_VERSION)}
+
+
+def _save_weights(tmp: Path, state: dict[str, torch.Tensor], max_shard_bytes: int | None) -> None:
+    from safetensors.torch import save_file
+
+    total = sum(v.numel() * v.element_size() for v in state.values())
+    if max_shard_bytes is None:
+        save_file(state, str(tmp / WEIGHTS), metadata=_ST_METADATA)
+        return
+    # Each shard holds a JSON header (~100 bytes a tensor) besides the tensors: keep room for it.
+    budget = max_shard_bytes - min(64 * 1024, max_shard_bytes // 4)
+    pieces: list[tuple[str, torch.Tensor]] = []
+    parts: dict[str, list[str]] = {}
+    for name, tensor in state.items():
+        size = tensor.numel() * tensor.element_size()
+        if size <= budget or tensor.dim() == 0:
+            pieces.append((name, tensor))
+            continue
+        row = size // tensor.shape[0]
+        if row > budget:
+            raise CheckpointError(f"{name} has rows of {row} bytes, more than a shard of {max_shard_bytes} bytes "
+                                  "can hold", hint="Allow larger shards (max_shard_bytes).")  # fmt: skip
+        chunks = tensor.split(max(1, budget // row))
+        parts[name] = [f"{name}.part{i}" for i in range(len(chunks))]
+        pieces += [(key, chunk.contiguous()) for key, chunk in zip(parts[name], chunks, strict=True)]
+    shards: list[dict[str, torch.Tensor]] = [{}]
+    used = 0
+    for key, tensor in pieces:
+        size = tensor.numel() * tensor.element_size()
+        if shards[-1] and used + size > budget:
+            shards.append({})
+            used = 0
+        shards[-1][key] = tensor
+        used += size
+    weight_map: dict[str, str] = {}
+    for i, shard in enumerate(shards, 1):
+        name = f"model-{i:05d}-of-{len(shards):05d}.safetensors"
+        save_file(shard, str(tmp / name), metadata=_ST_METADATA)
+        if (tmp / name).stat().st_size > max_shard_bytes:  # the header outgrew its room: should not happen
+            raise CheckpointError(f"shard {name} came out larger than max_shard_bytes={max_shard_bytes}",
+                                  hint="Allow larger shards (max_shard_bytes).")
+        weight_map.update(dict.fromkeys(shard, name))
+    index = {"metadata": {"total_size": total}, "weight_map": weight_map, "llmkit_parts": parts}
+    (tmp / INDEX).write_text(json.dumps(index, indent=1, sort_keys=True), encoding="utf-8")
+
+
+def _read_index(path: Path) -> dict[str, Any]:
+    try:
+        index = json.loads((path / INDEX).read_text(encoding="utf-8"))
+        if not isinstance(index.get("weight_map"), dict) or not isinstance(index.get("llmkit_parts", {}), dict):
+            raise ValueError("no weight_map")
+        return index
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError) as exc:
+        raise CheckpointError(f"{path / INDEX} is missing or corrupt: {exc}",
+                              hint="Re-save or retrain the checkpoint.") from exc
+
+
+def _load_weights(path: Path) -> dict[str, torch.Tensor]:
+    """The state dict in model.safetensors, or reassembled from the index's shards."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    if not (path / INDEX).is_file():
+        files, parts = [path / WEIGHTS], {}
+    else:
+        index = _read_index(path)
+        files, parts = [path / name for name in sorted(set(index["weight_map"].values()))], index.get("llmkit_parts", {})
+    state: dict[str, torch.Tensor] = {}
+    for file in files:
+        if not file.is_file():
+            raise CheckpointError(f"checkpoint {path} is incomplete: the shard {file.name} is missing",
+                                  hint="Copy the whole checkpoint directory again, or re-save it.")
+        try:
+            state.update(load_file(str(file), device="cpu"))
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise CheckpointError(f"{file} is corrupt or truncated: {exc}",
+                                  hint="Re-save or retrain the checkpoint.") from exc
+    for name, keys in parts.items():
+        missing = [k for k in keys if k not in state]
+        if missing:
+            raise CheckpointError(f"{path / INDEX}: the parts {missing[:3]} of {name} are in no shard",
+                                  hint="Re-save or retrain the checkpoint.")
+        state[name] = torch.cat([state.pop(k) for k in keys])
+    return state
+
+
 def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The parsed and version-checked config.json of a checkpoint directory."""
     path = Path(path)
@@ -94,7 +204,8 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not path.is_dir():
         raise CheckpointError(f"checkpoint {path} is not a directory",
                               hint="Pass the checkpoint directory (holding model.safetensors and config.json).")
-    for name in (CONFIG, WEIGHTS, TOKENIZER):
+    weights = INDEX if (path / INDEX).is_file() else WEIGHTS
+    for name in (CONFIG, weights, TOKENIZER):
         if not (path / name).is_file():
             raise CheckpointError(f"checkpoint {path} is incomplete: {name} is missing",
                                   hint="Re-save or retrain the checkpoint; it may have been copied partially.")
@@ -119,9 +230,6 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     """Load a checkpoint directory to fp32 on CPU; raise CheckpointError if unusable."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     path = Path(path)
     config_data = read_config(path)
     try:
@@ -129,11 +237,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path / CONFIG} holds an invalid model config: {exc}",
                               hint="Re-save or retrain the checkpoint.") from exc
-    try:
-        state = load_file(str(path / WEIGHTS), device="cpu")
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path / WEIGHTS} is corrupt or truncated: {exc}",
-                              hint="Re-save or retrain the checkpoint.") from exc
+    state = _load_weights(path)
     tokenizer = MiniTokenizer.load(path / TOKENIZER)
     if tokenizer.vocab_size > config.vocab_size:
         raise CheckpointError(

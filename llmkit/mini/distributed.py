@@ -113,5 +113,5 @@ def rank_batch(data: TrainData, step: int, index: int) -> tuple[torch.Tensor, to
     key = f"llmkit-mini:{data.seed}:{step}:{index}".encode()
     g = torch.Generator().manual_seed(int.from_bytes(hashlib.sha256(key).digest()[:7], "big"))
     starts = torch.randint(0, len(stream) - t, (data.batch_size,), generator=g)
-    windows = stream[starts.unsqueeze(1) + torch.arange(t + 1)]
+    windows = stream[starts.unsqueeze(1) + torch.arange(t + 1)].long()
     return windows[:, :-1], windows[:, 1:]

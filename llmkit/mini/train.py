@@ -28,6 +28,15 @@ and shows progress (all ranks wait at a barrier around each save), and Ctrl-C (w
 torchrun forwards to every rank) stops all ranks after the same step. To resume, every
 rank reads `out_dir`: with several machines it must be on storage they all see. On CPU,
 torchrun sets OMP_NUM_THREADS=1 per process; pass --threads to choose otherwise.
+
+On a GPU (`device="auto"` or "cuda"): the model, every batch (from pinned memory, copied
+without blocking) and validation run on the device; matmuls use TF32; `amp` runs the
+forward pass under bf16 autocast (the weights and AdamW state stay fp32, the fused AdamW
+kernel updates them on the device); the attention calls `scaled_dot_product_attention(
+is_causal=True)`, which picks the flash kernel for bf16 on cuda by itself; `compile`
+wraps the model in torch.compile (the uncompiled module is what gets saved). The loss
+is read back to the host once per step, not per micro-batch. Checkpoints are written
+from CPU copies in the same format as a CPU run's, so a cuda run resumes on the cpu.
 """
 
 from __future__ import annotations
@@ -48,7 +57,7 @@ import torch
 
 from llmkit.errors import CheckpointError, ConfigurationError, UsageError
 from llmkit.mini.checkpoint import is_checkpoint, load_checkpoint, save_checkpoint
-from llmkit.mini.corpus import read_corpus, split_documents
+from llmkit.mini.corpus import Corpus, read_corpus, split_documents
 from llmkit.mini.data import TrainData, eval_windows, plain_stream
 from llmkit.mini.distributed import Dist, rank_batch
 from llmkit.mini.distributed import setup as setup_distributed
@@ -58,7 +67,8 @@ from llmkit.mini.train_config import TrainConfig
 from llmkit.mini.trainlog import TrainDisplay, plot_loss_curve
 
 __all__ = [
-    "TrainConfig", "TrainResult", "StepInfo", "Trainer", "train", "lr_at", "evaluate", "make_optimizer", "resume_point"]
+    "TrainConfig", "TrainResult", "StepInfo", "Trainer", "train", "lr_at", "evaluate", "make_optimizer", "resume_point",
+    "resolve_device", "use_amp"]
 
 OPTIMIZER_FILE = "optimizer.pt"
 STATE_FILE = "trainer_state.json"
@@ -109,9 +119,40 @@ def make_optimizer(model: GPT, lr: float, weight_decay: float, betas: tuple[floa
         return torch.optim.AdamW(groups, lr=lr, betas=betas)
 
 
-def evaluate(model: GPT, tokenizer: MiniTokenizer, windows: list[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, float]:
+def resolve_device(name: str) -> torch.device:
+    """TrainConfig.device -> a torch.device: "auto" is cuda when torch sees one, else cpu."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigurationError("device='cuda' was asked for, but torch sees no CUDA device on this machine",
+                                 hint="What works: device='cpu' (--device cpu), or 'auto' to use a GPU when "
+                                      "there is one.")  # fmt: skip
+    if name not in ("cpu", "cuda"):
+        raise ConfigurationError(f"unknown device {name!r}", hint="Use auto, cpu or cuda.")
+    return torch.device(name)
+
+
+def use_amp(mode: str, device: torch.device) -> bool:
+    """TrainConfig.amp -> whether to run under bf16 autocast ("auto": on cuda only)."""
+    return device.type == "cuda" if mode == "auto" else mode == "on"
+
+
+def _autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager[Any]:
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def _to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    if device.type != "cuda":
+        return t.to(device)
+    return t.pin_memory().to(device, non_blocking=True)
+
+
+def evaluate(model: GPT, tokenizer: MiniTokenizer, windows: list[tuple[torch.Tensor, torch.Tensor]], *,
+             device: torch.device | None = None, amp: bool = False) -> dict[str, float]:
     """Validation loss (nats/token) and bits per byte = nats * tokens / bytes / ln 2."""
-    return _val_metrics(*_eval_sums(model, tokenizer, windows))
+    return _val_metrics(*_eval_sums(model, tokenizer, windows, device, amp))
 
 
 def _val_metrics(nats: float, tokens: float, n_bytes: float) -> dict[str, float]:
@@ -120,21 +161,34 @@ def _val_metrics(nats: float, tokens: float, n_bytes: float) -> dict[str, float]
 
 @torch.no_grad()
 def _eval_sums(model: GPT, tokenizer: MiniTokenizer, windows: list[tuple[torch.Tensor, torch.Tensor]],
-               device: torch.device | None = None) -> tuple[float, int, int]:
-    """(nats, tokens, bytes) summed over `windows`: sums, so ranks' shares can be added."""
+               device: torch.device | None = None, amp: bool = False, batch: int = 16) -> tuple[float, int, int]:
+    """(nats, tokens, bytes) summed over `windows`: sums, so ranks' shares can be added.
+    Windows of one length are stacked `batch` at a time; the loss is read back once."""
     was_training = model.training
     model.eval()
-    nats = 0.0
+    device = device or next(model.parameters()).device
+    lengths = torch.tensor([len(tokenizer.token_bytes(i)) for i in range(tokenizer.vocab_size)], dtype=torch.long)
+    lengths[sorted(tokenizer.special_ids)] = 0
+    nats = torch.zeros((), dtype=torch.float64, device=device)
     tokens = 0
     n_bytes = 0
-    for x, y in windows:
-        logits, _ = model(x if device is None else x.to(device))
-        losses = torch.nn.functional.cross_entropy(logits[0].float(), y[0].to(logits.device), reduction="sum")
-        nats += losses.item()
+    i = 0
+    while i < len(windows):
+        j = i + 1
+        while j < len(windows) and j - i < batch and windows[j][0].shape == windows[i][0].shape:
+            j += 1
+        x = torch.cat([w[0] for w in windows[i:j]]).long()
+        y = torch.cat([w[1] for w in windows[i:j]]).long()
+        with _autocast(device, amp):
+            logits, _ = model(x.to(device))
+        losses = torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), y.flatten().to(device),
+                                                   reduction="sum")
+        nats += losses.double()
         tokens += y.numel()
-        n_bytes += sum(len(tokenizer.token_bytes(i)) for i in y[0].tolist() if i not in tokenizer.special_ids)
+        n_bytes += int(lengths[y.clamp_max(len(lengths) - 1)].sum())
+        i = j
     model.train(was_training)
-    return nats, tokens, n_bytes
+    return float(nats.item()), tokens, n_bytes
 
 
 class _SigintFlag:
@@ -197,16 +251,29 @@ def train(corpus_paths: list[str | os.PathLike[str]] | str | os.PathLike[str], o
 
 class Trainer:
     """One training run: set up (a new model, or the checkpoint in `out_dir` resumed),
-    then `step()` until the budget is spent, evaluating and saving on the way."""
+    then `step()` until the budget is spent, evaluating and saving on the way.
 
-    def __init__(self, corpus_paths: list[str | os.PathLike[str]] | str | os.PathLike[str],
+    `corpus_paths` may also be a Corpus already read (e.g. from an archive), and
+    `tokenizer` one trained beforehand (a new run then skips training its own)."""
+
+    model: GPT
+    tokenizer: MiniTokenizer
+
+    def __init__(self, corpus_paths: list[str | os.PathLike[str]] | str | os.PathLike[str] | Corpus,
                  out_dir: str | os.PathLike[str], config: TrainConfig, ddp: Dist, *, resume: bool = False,
                  overwrite: bool = False, progress: bool = True,
-                 on_step: Callable[[StepInfo], None] | None = None) -> None:  # fmt: skip
+                 on_step: Callable[[StepInfo], None] | None = None,
+                 tokenizer: MiniTokenizer | None = None) -> None:  # fmt: skip
         self.config, self.ddp, self.out, self.on_step = config, ddp, Path(out_dir), on_step
         if config.threads is not None:
             torch.set_num_threads(config.threads)
-        self.corpus = read_corpus(corpus_paths)
+        self.device = ddp.device if ddp.enabled else resolve_device(config.device)
+        self.amp = use_amp(config.amp, self.device)
+        if self.device.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+        self.given_tokenizer = tokenizer
+        self.corpus = corpus_paths if isinstance(corpus_paths, Corpus) else read_corpus(corpus_paths)
         self.train_docs, val_docs = split_documents(self.corpus.documents, config.val_fraction, config.seed)
         self.state: dict[str, Any] = {"step": 0, "tokens_seen": 0, "elapsed": 0.0, "history": []}
         optimizer_state = None
@@ -219,10 +286,14 @@ class Trainer:
         block = self.model.config.block_size
         self.data = TrainData(self.tokenizer, self.train_docs, block_size=block, batch_size=config.batch_size,
                               grad_accum=config.grad_accum * ddp.world_size, fim_rate=config.fim_rate,
-                              seed=config.seed)  # fmt: skip
+                              seed=config.seed, prefetch=self.device.type == "cuda")  # fmt: skip
+        self.data.stream_for_step(self.step_number)  # this pass's stream now, not on the training clock
         self.val_set = eval_windows(plain_stream(self.tokenizer, val_docs), block, config.eval_windows) if val_docs else []
         self.has_val = bool(self.val_set)  # the same on every rank (a rank's share below may be empty)
+        self.model = self.model.to(self.device)  # before the optimizer: fused AdamW works on the device's tensors
         self.stepper = self._distribute() if ddp.enabled else self.model
+        if config.compile:
+            self.stepper = torch.compile(self.stepper)  # type: ignore[assignment]  # an OptimizedModule
         self.optimizer = make_optimizer(self.model, config.lr, config.weight_decay, config.betas)
         if optimizer_state is not None:
             self.optimizer.load_state_dict(optimizer_state)
@@ -248,7 +319,9 @@ class Trainer:
                                           "it, or choose another directory.")  # fmt: skip
         model_config = self.config.model or GPTConfig()
         texts = [d.text for d in self.train_docs]
-        if ddp.enabled:  # one tokenizer for all ranks: rank 0 trains it, the others receive it
+        if self.given_tokenizer is not None:
+            self.tokenizer = self.given_tokenizer
+        elif ddp.enabled:  # one tokenizer for all ranks: rank 0 trains it, the others receive it
             trained = train_tokenizer(texts, model_config.vocab_size) if ddp.is_main else None
             self.tokenizer = MiniTokenizer.from_str(ddp.broadcast_text(trained.to_str() if trained else None))
         else:
@@ -329,10 +402,12 @@ class Trainer:
         step_lr = self.learning_rate(elapsed)
         for group in self.optimizer.param_groups:
             group["lr"] = step_lr
-        loss_sum, tokens = 0.0, 0
+        losses, tokens = [], 0
         for micro in range(c.grad_accum):
             loss, n = self._micro_step(micro)
-            loss_sum, tokens = loss_sum + loss, tokens + n
+            losses.append(loss)
+            tokens += n
+        loss_sum = float(torch.stack(losses).sum().item())  # one host sync a step
         if c.clip:
             torch.nn.utils.clip_grad_norm_(self.stepper.parameters(), c.clip)
         self.optimizer.step()
@@ -348,22 +423,26 @@ class Trainer:
         self.state["history"].append({"step": self.step_number, "loss": self.last_loss, "lr": step_lr})
         return StepInfo(self.step_number, self.last_loss, step_lr, self.state["elapsed"]), interrupted
 
-    def _micro_step(self, micro: int) -> tuple[float, int]:
-        """Forward and backward on one micro-batch: (its loss, its tokens)."""
+    def _micro_step(self, micro: int) -> tuple[torch.Tensor, int]:
+        """Forward and backward on one micro-batch: (its loss, detached, on the device; its tokens)."""
         c, ddp = self.config, self.ddp
         if not ddp.enabled:
             x, y = self.data.batch(self.step_number, micro)
-            _, loss = self.stepper(x, y)
+            x, y = _to_device(x, self.device), _to_device(y, self.device)
+            with _autocast(self.device, self.amp):
+                _, loss = self.stepper(x, y)
             (loss / c.grad_accum).backward()
-            return loss.item(), x.numel()
+            return loss.detach(), x.numel()
         x, y = rank_batch(self.data, self.step_number, ddp.rank * c.grad_accum + micro)
-        x, y = x.to(ddp.device), y.to(ddp.device)
+        x, y = _to_device(x, self.device), _to_device(y, self.device)
         sync = micro == c.grad_accum - 1  # gradients are all-reduced once per step, on the last micro-batch
-        stepper: Any = self.stepper  # DistributedDataParallel here
-        with contextlib.nullcontext() if sync else stepper.no_sync():
-            _, loss = self.stepper(x, y)
+        stepper: Any = self.stepper  # DistributedDataParallel here (maybe compiled)
+        no_sync = getattr(stepper, "no_sync", None) or stepper._orig_mod.no_sync
+        with contextlib.nullcontext() if sync else no_sync():
+            with _autocast(self.device, self.amp):
+                _, loss = self.stepper(x, y)
             (loss / c.grad_accum).backward()
-        return loss.item(), x.numel()
+        return loss.detach(), x.numel()
 
     def after_step(self, info: StepInfo) -> None:
         """Validate, report and checkpoint on their schedules."""
@@ -382,8 +461,9 @@ class Trainer:
 
     def evaluate(self) -> dict[str, float]:
         if not self.ddp.enabled:
-            return evaluate(self.model, self.tokenizer, self.val_set)
-        return _val_metrics(*self.ddp.sum(list(_eval_sums(self.model, self.tokenizer, self.val_set, self.ddp.device))))
+            return evaluate(self.model, self.tokenizer, self.val_set, device=self.device, amp=self.amp)
+        return _val_metrics(*self.ddp.sum(list(_eval_sums(self.model, self.tokenizer, self.val_set, self.device,
+                                                          self.amp))))
 
     # --- checkpoints ---------------------------------------------------------------
 

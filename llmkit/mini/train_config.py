@@ -10,6 +10,11 @@ takes one, and the shipped checkpoint's recipe is `SHIPPED_RECIPE.command()`:
 
 The architecture is a GPTConfig (`model`); None means the default one for a new run,
 and the checkpoint's own when resuming.
+
+The machine: `device` ("auto" picks cuda when torch sees one), `amp` (bf16 autocast;
+"auto" turns it on for cuda only) and `compile` (torch.compile of the model, off by
+default: it costs seconds to minutes on the first step and pays off only on long runs).
+None of them changes what a checkpoint holds, so a run trained on cuda resumes on cpu.
 """
 
 from __future__ import annotations
@@ -22,7 +27,10 @@ from typing import Any
 from llmkit.errors import ConfigurationError
 from llmkit.mini.config import GPTConfig
 
-__all__ = ["TrainConfig", "SHIPPED_RECIPE", "add_flags", "from_flags", "duration"]
+__all__ = ["TrainConfig", "SHIPPED_RECIPE", "add_flags", "from_flags", "duration", "DEVICES", "AMP_MODES"]
+
+DEVICES = ("auto", "cpu", "cuda")
+AMP_MODES = ("auto", "on", "off")
 
 
 def duration(text: str) -> float:
@@ -68,6 +76,11 @@ class TrainConfig:
         "--dtype", "weights on disk", choices=["float32", "bfloat16"]))
     threads: int | None = field(default=None, metadata=_flag("--threads", "torch threads (default: torch's choice)",
                                                              type=int))
+    device: str = field(default="auto", metadata=_flag(
+        "--device", "where to train (auto: cuda when available, else cpu)", choices=list(DEVICES)))
+    amp: str = field(default="auto", metadata=_flag(
+        "--amp", "bf16 autocast (auto: on for cuda, off for cpu)", choices=list(AMP_MODES)))
+    compile: bool = field(default=False, metadata=_flag("--compile", "torch.compile the model (slow first step)"))
 
     def __post_init__(self) -> None:
         if self.max_steps is None and self.time_budget is None:
@@ -86,6 +99,10 @@ class TrainConfig:
                 raise ConfigurationError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.dtype not in ("float32", "bfloat16"):
             raise ConfigurationError(f"dtype must be float32 or bfloat16, got {self.dtype!r}")
+        if self.device not in DEVICES:
+            raise ConfigurationError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        if self.amp not in AMP_MODES:
+            raise ConfigurationError(f"amp must be one of {', '.join(AMP_MODES)}, got {self.amp!r}")
 
     @property
     def final_lr(self) -> float:
@@ -105,7 +122,9 @@ class TrainConfig:
                 parts += [f.metadata["flag"], str(getattr(model, f.name))]
         for name, value in self.changed().items():
             meta = TrainConfig.__dataclass_fields__[name].metadata
-            if "flag" in meta:
+            if "flag" in meta and isinstance(value, bool):
+                parts.append(meta["flag"] if value else "--no-" + meta["flag"][2:])
+            elif "flag" in meta:
                 parts += [meta["flag"], _minutes(value) if meta.get("type") is duration else str(value)]
         return " ".join(parts)
 
@@ -135,6 +154,10 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     for f in fields(TrainConfig):
         meta = f.metadata
         if "flag" not in meta:
+            continue
+        if isinstance(f.default, bool):  # --compile / --no-compile
+            run.add_argument(meta["flag"], dest=f.name, action=argparse.BooleanOptionalAction, default=f.default,
+                             help=meta["help"] + f" (default {'on' if f.default else 'off'})")
             continue
         kind = meta.get("type") or type(f.default)
         shown = "" if f.default is None else f" (default {f.default})"
