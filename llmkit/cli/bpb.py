@@ -23,9 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-m", "--model", action="append", help="mini, mini:PATH or hf:MODEL; repeat for several (default: mini)")
     p.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")
     p.add_argument("--batch", type=int, help="chunks coded together in lockstep (default 16)")
-    p.add_argument("--chunk-tokens", type=int, help="tokens per chunk (default: the model's window, at most 1024)")
+    p.add_argument("--chunk-tokens", type=int, help="tokens per chunk (default: the model's window, at most 8192)")
     p.add_argument("--mixing", action=argparse.BooleanOptionalAction, default=None,
-                   help="mix in an n-gram model learned from the text so far")  # fmt: skip
+                   help="a bias head and an n-gram model learned from the text so far (default: on)")  # fmt: skip
     p.add_argument("--threads", type=int, help="torch threads for coding")
     p.add_argument("--verify", action="store_true", help="also decode each file and check the round trip")
 

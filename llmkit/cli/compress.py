@@ -16,9 +16,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-m", "--model", default="mini", help="mini, mini:PATH or hf:MODEL (default: mini)")
     p.add_argument("--verify", action="store_true", help="decode the result and compare before writing it")
     p.add_argument("--batch", type=int, help="chunks coded together in lockstep (default 16)")
-    p.add_argument("--chunk-tokens", type=int, help="tokens per chunk (default: the model's window, at most 1024)")
+    p.add_argument("--chunk-tokens", type=int, help="tokens per chunk (default: the model's window, at most 8192)")
     p.add_argument("--mixing", action=argparse.BooleanOptionalAction, default=None,
-                   help="mix in an n-gram model learned from the text so far (default: on; --no-mixing: the model alone)")  # fmt: skip
+                   help="a bias head and an n-gram model learned from the text so far (default: on; --no-mixing: the model alone)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:

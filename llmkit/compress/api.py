@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import CompressedFileError, InvalidOptionError
 from . import bytepath, coder, container, segments
-from .mixing import NgramMixer
+from .mixing import BiasHead, NgramMixer
 from .progress import Progress
 
 if TYPE_CHECKING:
@@ -28,8 +28,14 @@ __all__ = ["compress", "compress_with_stats", "decompress", "measure", "inspect"
            "MIXING_DEFAULT"]  # fmt: skip
 
 DEFAULT_BATCH = 16  # chunks coded together in lockstep
-MAX_CHUNK_TOKENS = 1024  # context per chunk: longer helps less and less, and costs memory (the KV cache)
-MIXING_DEFAULT = True  # measured (benchmarks/compress.py): lowers bits on code and with mini, ~0.2% dearer on prose with SmolLM2
+MIXED = "bias+ngram"  # what mixing=True codes with (mixing.MIXINGS)
+# Context per chunk. alice29 with SmolLM2 (estimate, n-gram mixing): 1024 tokens 1.160 bits/byte,
+# 2048 1.132, 4096 1.117; with a bias per row: 4096 1.088, 8192 1.076. The KV cache of a
+# batch of 16 rows of 8192 tokens is ~6 GB for SmolLM2 (fewer rows: less).
+MAX_CHUNK_TOKENS = 8192
+# measured (benchmarks/compress.py): the bias head and the n-gram model lower bits on prose,
+# code and with mini; each is gated off in a row or context where it has not paid so far
+MIXING_DEFAULT = True
 
 
 @dataclass
@@ -87,10 +93,10 @@ def compress(data: bytes, model: str | Client = "mini", *, batch: int = DEFAULT_
     `distributions`): arithmetic coding of its next-token probabilities.
 
     batch: chunks coded together in lockstep (throughput); chunk_tokens: tokens per
-    chunk (default: the model's window, at most 1024); mixing: blend in an n-gram model
-    learned from the text coded so far; threads: torch threads for coding (default:
-    the current count; decoding uses the same); progress: a bar on stderr (default:
-    when stderr is a terminal); verify: decode the result and compare before returning."""
+    chunk (default: the model's window, at most 8192); mixing: correct the model with a
+    bias head and blend in an n-gram model, both learned from the text coded so far;
+    threads: torch threads for coding (default: the current count; decoding uses the
+    same); progress: a bar on stderr (default: when stderr is a terminal); verify: decode the result and compare before returning."""
     return compress_with_stats(data, model, batch=batch, chunk_tokens=chunk_tokens, mixing=mixing, threads=threads,
                    progress=progress, verify=verify)[0]  # fmt: skip
 
@@ -137,7 +143,7 @@ def decompress(blob: bytes, model: str | Client | None = None, *, threads: int |
         probe = client.token_stepper(1, threads=use_threads)
         if strict:
             _check_settings(header, probe.settings)
-        mixer = NgramMixer() if settings.get("mixing") == "ngram" else None
+        mixer, head = _mixing(settings.get("mixing", "none"))
         order = [i for i, c in enumerate(chunks) if c.kind == 0]
         bar = Progress(sum(c.length for c in model_chunks), "decompressing", progress)
         try:
@@ -146,10 +152,17 @@ def decompress(blob: bytes, model: str | Client | None = None, *, threads: int |
                 counts = [chunks[i].tokens for i in group]
                 stepper = client.token_stepper(len(group), threads=use_threads)
                 per_token = sum(chunks[i].length for i in group) / max(sum(counts), 1)
-                tokens = coder.decode_rows(stepper, counts,
-                                           [bytes(payload[offsets[i] : offsets[i] + chunks[i].coded]) for i in group],
-                                           mixer, _advance(bar, per_token))  # fmt: skip
-                stepper.close()
+                try:
+                    tokens = coder.decode_rows(stepper, counts,
+                                               [bytes(payload[offsets[i] : offsets[i] + chunks[i].coded]) for i in group],
+                                               mixer, _advance(bar, per_token), head)  # fmt: skip
+                except (AssertionError, ValueError, RuntimeError, InvalidOptionError):
+                    # the coder met a code that no token fits (constriction asserts), or a token
+                    # outside the vocabulary: other probabilities than the encoder's
+                    _check_chunk(None, chunks[group[0]], group[0], header, threads=use_threads)
+                    raise  # not reached: _check_chunk raises for None
+                finally:
+                    stepper.close()
                 for i, ids in zip(group, tokens, strict=True):
                     out[i] = client.detokenize(ids).encode("utf-8", errors="surrogatepass")
                     _check_chunk(out[i], chunks[i], i, header, threads=use_threads)
@@ -184,7 +197,7 @@ def compress_with_stats(data: bytes, model: str | Client = "mini", *, batch: int
     chunk_tokens = min(chunk_tokens or MAX_CHUNK_TOKENS, limit)
     settings = {"chunk_tokens": chunk_tokens, "batch": batch, "precision": coder.PRECISION,
                 "threads": probe.settings["threads"], "dtype": probe.settings["dtype"],
-                "device": probe.settings["device"], "mixing": "ngram" if mixing else "none",
+                "device": probe.settings["device"], "mixing": MIXED if mixing else "none",
                 "coder": coder.CODER}  # fmt: skip
     pieces = segments.plan(data, client.tokenize, client.detokenize, chunk_tokens)
     chunks: list[container.Chunk] = []
@@ -199,7 +212,7 @@ def compress_with_stats(data: bytes, model: str | Client = "mini", *, batch: int
         else:
             chunks.append(container.Chunk(0, len(piece.data), len(piece.tokens), 0, crc))
     order = [i for i, p in enumerate(pieces) if p.tokens is not None]
-    mixer = NgramMixer() if mixing else None
+    mixer, head = _mixing(settings["mixing"])
     bar = Progress(sum(len(pieces[i].data) for i in order), "compressing", progress)
     try:
         for start in range(0, len(order), batch):
@@ -207,7 +220,7 @@ def compress_with_stats(data: bytes, model: str | Client = "mini", *, batch: int
             rows = [pieces[i].tokens or [] for i in group]
             per_token = sum(len(pieces[i].data) for i in group) / max(sum(map(len, rows)), 1)
             stepper = client.token_stepper(len(group), threads=settings["threads"])
-            result = coder.encode_rows(stepper, rows, mixer, _advance(bar, per_token))
+            result = coder.encode_rows(stepper, rows, mixer, _advance(bar, per_token), head)
             stepper.close()
             ideal += result.coded_bits
             model_bits += result.model_bits
@@ -231,6 +244,12 @@ def compress_with_stats(data: bytes, model: str | Client = "mini", *, batch: int
         model_bytes=int(fingerprint.get("bytes", 0)),
     )  # fmt: skip
     return blob, stats
+
+
+def _mixing(name: str) -> tuple[NgramMixer | None, BiasHead | None]:
+    """A file's mixing setting -> the n-gram model and the bias head its batches share."""
+    parts = name.split("+")
+    return (NgramMixer() if "ngram" in parts else None), (BiasHead() if "bias" in parts else None)
 
 
 def _advance(bar: Progress, bytes_per_token: float) -> coder.Progress:

@@ -3,7 +3,8 @@
 One function, `_lockstep`, drives encoding and decoding alike: it steps a
 `TokenStepper` (Client.token_stepper) over a batch of chunks, one token of every
 chunk per step, turns each row's log-probabilities into the distribution to code with
-(float64, optionally mixed with the n-gram model of mixing.py), and hands it to
+(float64, optionally corrected by the file's bias head and mixed with the n-gram model
+of mixing.py), and hands it to
 `pick`, which either encodes the known token or decodes the next one. The encoder
 and the decoder thus make the same calls, with the same shapes, dtype and thread
 count, in the same order: the decoder sees bit-identical distributions.
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CompressedFileError, InvalidOptionError
-from .mixing import NgramMixer
+from .mixing import BiasHead, NgramMixer
 
 if TYPE_CHECKING:
     import numpy as np
@@ -51,7 +52,8 @@ def _family() -> Any:
 
 
 def _lockstep(stepper: TokenStepper, counts: list[int], pick: Callable[[int, int, np.ndarray], int],
-              mixer: NgramMixer | None, progress: Progress | None = None) -> tuple[list[list[int]], float, float]:  # fmt: skip
+              mixer: NgramMixer | None, progress: Progress | None = None,
+              head: BiasHead | None = None) -> tuple[list[list[int]], float, float]:  # fmt: skip
     """Step every row through its `counts[i]` tokens; `pick(row, t, p)` returns the
     row's token t given its distribution p. Returns (tokens, coded bits, model bits)."""
     import numpy as np
@@ -69,14 +71,17 @@ def _lockstep(stepper: TokenStepper, counts: list[int], pick: Callable[[int, int
                 continue
             model_p = np.exp(logp[i].astype(np.float64))
             model_p /= model_p.sum()
-            p = mixer.mix(model_p, history[i]) if mixer is not None else model_p
+            base = head.apply(i, model_p) if head is not None else model_p
+            p = mixer.mix(base, history[i]) if mixer is not None else base
             token = pick(i, t, p)
             if not 0 <= token < p.shape[0]:
                 raise InvalidOptionError(f"token id {token} is outside the model's vocabulary ({p.shape[0]})")
             step_bits -= math.log2(max(float(p[token]), 1e-300))
             model_bits -= float(logp[i, token]) / math.log(2)
-            picked.append((i, token, float(model_p[token])))
+            picked.append((i, token, float(base[token])))
         for i, token, p_token in picked:  # after the step, in row order: the decoder's order too
+            if head is not None:
+                head.update(i, token)
             if mixer is not None:
                 mixer.update(history[i], token, p_token)
             history[i].append(token)
@@ -89,7 +94,7 @@ def _lockstep(stepper: TokenStepper, counts: list[int], pick: Callable[[int, int
 
 
 def encode_rows(stepper: TokenStepper, rows: list[list[int]], mixer: NgramMixer | None,
-                progress: Progress | None = None) -> BatchResult:  # fmt: skip
+                progress: Progress | None = None, head: BiasHead | None = None) -> BatchResult:  # fmt: skip
     import constriction
     import numpy as np
 
@@ -102,13 +107,13 @@ def encode_rows(stepper: TokenStepper, rows: list[list[int]], mixer: NgramMixer 
             encoders[i].encode(np.array([token], dtype=np.int32), family, p[None, :])
         return token
 
-    _, coded, model = _lockstep(stepper, [len(r) for r in rows], pick, mixer, progress)
+    _, coded, model = _lockstep(stepper, [len(r) for r in rows], pick, mixer, progress, head)
     payloads = [e.get_compressed().astype("<u4").tobytes() for e in encoders]
     return BatchResult(payloads, coded, model)
 
 
 def decode_rows(stepper: TokenStepper, counts: list[int], payloads: list[bytes], mixer: NgramMixer | None,
-                progress: Progress | None = None) -> list[list[int]]:  # fmt: skip
+                progress: Progress | None = None, head: BiasHead | None = None) -> list[list[int]]:  # fmt: skip
     import constriction
     import numpy as np
 
@@ -123,5 +128,5 @@ def decode_rows(stepper: TokenStepper, counts: list[int], payloads: list[bytes],
     def pick(i: int, t: int, p: np.ndarray) -> int:
         return int(decoders[i].decode(family, p[None, :])[0])
 
-    tokens, _, _ = _lockstep(stepper, counts, pick, mixer, progress)
+    tokens, _, _ = _lockstep(stepper, counts, pick, mixer, progress, head)
     return tokens

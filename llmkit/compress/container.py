@@ -7,7 +7,7 @@
     fingerprint  8 + 8     digests of the weights and of the tokenizer (Client.fingerprint)
     model        string    the llmkit id it was compressed with ("mini", "hf:...")
     settings     varints   chunk_tokens, batch, precision (bits), threads, mixing (0 none,
-                           1 ngram), coder (0: constriction's range coder); then strings
+                           1 ngram, 2 bias+ngram), coder (0: constriction's range coder); then strings
                            dtype and device: what decoding must replay
     versions     string    "torch=2.13.0": named in errors when a chunk decodes wrong
     chunks       varint count, then per chunk: varint kind (0 model, 1 stored, 2 xz,
@@ -32,13 +32,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import CompressedFileError
+from .mixing import MIXINGS
 
 __all__ = ["MAGIC", "VERSION", "KINDS", "Chunk", "Header", "pack", "unpack", "is_compressed"]
 
 MAGIC = b"LLMZ"
 VERSION = 1
 KINDS = {0: "model", 1: "stored", 2: "xz", 3: "zlib", 4: "bz2"}
-MIXINGS = ("none", "ngram")
 CODERS = ("constriction-range",)
 
 

@@ -68,7 +68,14 @@ def test_other_settings_are_refused_naming_what_differs(tiny, blob):
 def test_probabilities_that_differ_are_an_error_not_garbage(tiny, blob):
     """Another batch size gives slightly other numbers: decoding must notice."""
     with pytest.raises(CompressedFileError, match="chunk 0 decodes to other bytes"):
-        decompress(_repacked(blob, batch=1, mixing="ngram"), tiny)
+        decompress(_repacked(blob, batch=1), tiny)
+
+
+def test_other_mixing_is_an_error_not_garbage(tiny, blob):
+    """A file whose mixing setting was altered: the coder meets codes no token fits."""
+    for mixing in ("ngram", "none"):
+        with pytest.raises(CompressedFileError, match="decodes to other bytes"):
+            decompress(_repacked(blob, mixing=mixing), tiny)
 
 
 def test_a_newer_format_version_is_refused(tiny, blob):

@@ -8,7 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from llmkit.compress import compress_with_stats, measure
+from llmkit.compress import compress_with_stats, inspect, measure
+from llmkit.compress.estimate import estimate
+from llmkit.compress.mixing import BiasHead
 
 TEXT = "def mean(values):\n    total = 0\n    for v in values:\n        total += v\n    return total / len(values)\n"
 
@@ -58,3 +60,39 @@ def test_mixing_is_recorded_and_lowers_bits_on_repetitive_text(mini):
     off = measure(data, mini, mixing=False)
     assert on.ideal_bits < off.ideal_bits
     assert on.model_bits == pytest.approx(off.model_bits, rel=1e-6)
+    assert inspect(blob)["settings"]["mixing"] == "bias+ngram"
+
+
+@pytest.mark.parametrize("mixing", [True, False])
+def test_the_estimate_equals_the_coders_ideal(mini, mixing):
+    """estimate() (one forward pass per chunk) against compress() (one step per token):
+    the same chunks, bias heads and n-gram model, in the same lockstep order."""
+    data = (TEXT * 6).encode()
+    stats = measure(data, mini, mixing=mixing, chunk_tokens=48, batch=2)
+    e = estimate(data, mini, mixing=mixing, chunk_tokens=48, batch=2)
+    assert e["chunks"] == stats.chunks > 2
+    assert e["ideal_bits"] == pytest.approx(stats.ideal_bits, rel=1e-4)
+    assert e["model_bits"] == pytest.approx(stats.model_bits, rel=1e-4)
+
+
+def test_the_bias_head_learns_what_this_text_repeats_and_is_gated():
+    vocab = 50
+    p = np.full(vocab, 1.0 / vocab)
+    head = BiasHead()
+    assert np.array_equal(head.apply(0, p), p)  # nothing learned yet
+    head.update(0, 7)
+    for _ in range(20):  # two rows in lockstep, both using token 7, which the model thinks unlikely
+        head.apply(0, p)
+        head.apply(1, p)
+        head.update(0, 7)
+        head.update(1, 7)
+    q = head.apply(0, p)
+    assert head.gain > 0 and q[7] > 5 * p[7] and q.sum() == pytest.approx(1.0)
+    assert list(head.ids) == [7]  # the bias covers the tokens the file has used, nothing else
+    sure = BiasHead()  # a model already right about every token: a bias can only cost, so it stays off
+    for t in range(200):
+        right = np.full(vocab, 0.1 / (vocab - 1))
+        right[(t * 7) % vocab] = 0.9
+        assert np.array_equal(sure.apply(0, right), right)
+        sure.update(0, (t * 7) % vocab)
+    assert sure.gain < 0
