@@ -41,7 +41,7 @@ def test_compress_round_trips_on_hf(tiny, tiny_dir):
         assert decompress(blob, tiny) == data
     blob, stats = compress_with_stats(TEXT.encode() * 3, tiny, mixing=True)
     header = inspect(blob)
-    assert header["model"] == f"hf:{tiny_dir}" and header["settings"]["mixing"] == "ngram"
+    assert header["model"] == f"hf:{tiny_dir}" and header["settings"]["mixing"] == "bias+ngram"
     assert llmkit.decompress(blob) == TEXT.encode() * 3  # the model from the file's id
 
 
