@@ -37,7 +37,7 @@ from llmkit.mini.evaluate import Check, Scores, check_completion, score_document
 from llmkit.mini.stdlib_corpus import stdlib_files
 
 SHIPPED = Path(__file__).resolve().parents[1] / "llmkit" / "mini" / "weights"
-PROMPTS = [
+PROMPTS: list[tuple[str, str | tuple[str, str]]] = [
     ("complete", "def fibonacci(n):\n    "),
     ("complete", "import os\n\n\ndef list_python_files(directory):\n    "),
     ("complete", "class Stack:\n    def __init__(self):\n        "),
@@ -75,15 +75,19 @@ class Measured:
 
 
 def heldout_documents(corpus: Path | None, engine: MiniEngine) -> tuple[list[Document], str]:
-    """The held-out files and how to describe them."""
+    """The held-out files and how to describe them. From an archive, the packages take turns
+    (each one's first file, then each one's second, ...), so `--max-bytes` samples them all."""
     if corpus is not None:
         from llmkit.mini.code_corpus import read_archive
 
-        docs = read_archive(corpus)["heldout"]
-        packages = sorted({d.name.split("/", 1)[0] for d in docs})
-        return docs, f"held-out files of {len(packages)} packages no model here trained on ({', '.join(packages)})"
+        by_package: dict[str, list[Document]] = {}
+        for doc in read_archive(corpus, splits=("heldout",))["heldout"]:
+            by_package.setdefault(doc.name.split("/", 1)[0], []).append(doc)
+        queues = [by_package[name] for name in sorted(by_package)]
+        docs = [q[i] for i in range(max(map(len, queues), default=0)) for q in queues if i < len(q)]
+        return docs, "held-out files of packages no model here trained on"
     settings = engine.metadata.get("training", {}).get("settings", {})
-    _, val = split_documents(read_corpus(stdlib_files()).documents, settings.get("val_fraction", 0.1),
+    _, val = split_documents(read_corpus([str(f) for f in stdlib_files()]).documents, settings.get("val_fraction", 0.1),
                              settings.get("seed", 0))  # fmt: skip
     return val, "held-out standard-library files"
 
@@ -111,6 +115,9 @@ def measure(path: Path, corpus: Path | None, args: argparse.Namespace) -> tuple[
     started = time.perf_counter()
     scores = score_documents(engine, docs, args.max_bytes)
     seconds = time.perf_counter() - started
+    if corpus is not None:
+        packages = sorted({d.name.split("/", 1)[0] for d in docs[: scores.documents]})
+        described += f" ({len(packages)}: {', '.join(packages)})"
     infill = None
     if args.infill:
         from llmkit import Client
@@ -162,9 +169,12 @@ def sample_text(samples: list[Sample]) -> str:
 
 
 def data_text(corpus: Path | None, meta: dict[str, Any]) -> str:
+    """What the checkpoint trained on: the archive's packages if its training record names
+    that archive (scripts/train_gpu.py writes its file name), else the standard library."""
     settings = meta.get("settings", {})
     info = meta.get("corpus", {})
-    if corpus is None:
+    if corpus is None or info != corpus.name:
+        info = info if isinstance(info, dict) else {}
         return (f"- Data: {info.get('documents', '?')} standard-library `.py` files ({info.get('bytes', 0) / 1e6:.1f} MB), "
                 "without test suites, site-packages and generated tables (encodings/cp*.py and the like: see "
                 "`llmkit/mini/stdlib_corpus.py`); 10% of the files held out for validation (whole files, seed "
@@ -190,7 +200,8 @@ def card(m: Measured, described: str, corpus: Path | None, args: argparse.Namesp
     generation = engine.metadata.get("generation") or {}
     settings = meta.get("settings", {})
     cfg = engine.config
-    trained_on = ("the CPython standard library and permissively licensed Python packages" if corpus else
+    on_archive = corpus is not None and meta.get("corpus") == corpus.name
+    trained_on = ("the CPython standard library and permissively licensed Python packages" if on_archive else
                   f"the CPython {platform.python_version()} standard library source (PSF licence)")  # fmt: skip
     infill = ""
     if m.infill:

@@ -80,8 +80,18 @@ def test_card_and_comparison_for_two_checkpoints(random_ckpt: Path, trained, tmp
     card = card_file.read_text()
     assert card != before and "## Against the previous checkpoint" in card and table in card
     assert card.count("**Greedy** (") == 4 and "llmkit train corpus/ -o model --steps 100" in card
-    assert "packages no model here trained on" in card and "| pkg" in card  # the archive's packages and licences
-    assert "| MIT |" in card
+    assert "held-out files of packages no model here trained on (" in card  # the packages scored, named
+    assert "| pkg" not in card  # it did not train on the archive: no package table
+
+
+def test_a_checkpoint_trained_on_the_archive_lists_its_packages(random_model, tokenizer, tmp_path: Path, capsys):
+    from llmkit.mini.checkpoint import save_checkpoint
+
+    corpus = _archive(tmp_path / "corpus.tar.xz")
+    ckpt = save_checkpoint(tmp_path / "v2", random_model, tokenizer, metadata={"training": {"corpus": corpus.name}})
+    _script().main([str(ckpt), "--corpus", str(corpus), "--max-bytes", "2000", "--infill", "0", "--threads", "1"])
+    card = (ckpt / "MODEL_CARD.md").read_text()
+    assert "permissively licensed Python packages" in card and "| pkg0 | 1.0 | MIT |" in card
 
 
 def test_no_write_leaves_the_card(random_ckpt: Path, capsys):
