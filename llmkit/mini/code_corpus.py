@@ -438,18 +438,23 @@ def _members(path: str | Path) -> Iterator[tuple[str, bytes]]:
                                  hint="Rebuild it with scripts/build_code_corpus.py.") from error
 
 
+def _manifest(path: str | Path, name: str, data: bytes) -> dict[str, Any]:
+    """The archive's first member checked to be a MANIFEST.json of this format, parsed."""
+    hint = "Rebuild it with scripts/build_code_corpus.py."
+    if name != f"{ARCHIVE_ROOT}/MANIFEST.json":
+        raise ConfigurationError(f"{path} does not start with {ARCHIVE_ROOT}/MANIFEST.json.", hint=hint)
+    manifest = json.loads(data)
+    if manifest.get("format") != FORMAT:
+        raise ConfigurationError(f"{path} has corpus format {manifest.get('format')!r}; this llmkit reads "
+                                 f"format {FORMAT}.", hint=hint)
+    return dict(manifest)
+
+
 def read_manifest(path: str | Path) -> dict[str, Any]:
     """The MANIFEST.json of a corpus archive (its first member: only the start is decompressed)."""
     for name, data in _members(path):
-        if name == f"{ARCHIVE_ROOT}/MANIFEST.json":
-            manifest = json.loads(data)
-            if manifest.get("format") != FORMAT:
-                raise ConfigurationError(f"{path} has corpus format {manifest.get('format')!r}; this llmkit reads "
-                                         f"format {FORMAT}.", hint="Rebuild it with scripts/build_code_corpus.py.")
-            return dict(manifest)
-        break
-    raise ConfigurationError(f"{path} does not start with {ARCHIVE_ROOT}/MANIFEST.json.",
-                             hint="Rebuild it with scripts/build_code_corpus.py.")
+        return _manifest(path, name, data)
+    raise ConfigurationError(f"{path} is empty.", hint="Rebuild it with scripts/build_code_corpus.py.")
 
 
 def read_archive(path: str | Path, splits: Iterable[str] = SPLITS) -> dict[str, list[Document]]:
@@ -464,13 +469,7 @@ def read_archive(path: str | Path, splits: Iterable[str] = SPLITS) -> dict[str, 
     for name, data in _members(path):
         parts = name.split("/", 2)
         if first:
-            if name != f"{ARCHIVE_ROOT}/MANIFEST.json":
-                raise ConfigurationError(f"{path} does not start with {ARCHIVE_ROOT}/MANIFEST.json.",
-                                         hint="Rebuild it with scripts/build_code_corpus.py.")
-            version = json.loads(data).get("format")
-            if version != FORMAT:
-                raise ConfigurationError(f"{path} has corpus format {version!r}; this llmkit reads format {FORMAT}.",
-                                         hint="Rebuild it with scripts/build_code_corpus.py.")
+            _manifest(path, name, data)
             first = False
             continue
         if len(parts) == 3 and parts[0] == ARCHIVE_ROOT and parts[1] in out:
