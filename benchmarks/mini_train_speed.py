@@ -1,6 +1,6 @@
 """Training speed: llmkit's `train()` vs a plain nanoGPT-style training loop.
 
-    python benchmarks/mini_train_speed.py [--steps 10] [--rounds 2] [--threads 2] [--quick]
+    python benchmarks/mini_train_speed.py [--steps 10] [--rounds 2] [--threads 2] [--quick] [--quality 300]
 
 Same configuration on both sides: 6 layers, 256 wide, 4 heads, 256-token context,
 vocabulary 8192 (the shipped model's), batch 16, AdamW (lr 1e-3, betas 0.9/0.95, weight
@@ -16,6 +16,8 @@ decay 0.1 on matrices), gradient clipping at 1.0, fp32 on CPU.
 A third line runs the same plain loop on llmkit's GPT class, which separates the
 model's cost (rotary embeddings instead of a position table) from the trainer's.
 Prints tokens per second and `ratio = llmkit / nanoGPT loop` (target >= 1.1). With
+amp="auto" (the default) llmkit trains under bf16 autocast on a CPU with native bf16;
+a fourth line then shows llmkit in float32 (`--amp off`), as the anchor runs. With
 `--compile`, llmkit trains with torch.compile (`llmkit train --compile`); the anchor stays
 nanoGPT's eager loop, and the compile time falls in the untimed warm-up steps.
 """
@@ -32,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from llmkit.mini.device import use_amp
 from llmkit.mini.model import GPT, GPTConfig
 from llmkit.mini.train import StepInfo, train
 
@@ -118,7 +121,7 @@ def plain_loop(model: nn.Module, data: torch.Tensor, *, block: int, batch: int, 
 
 
 def llmkit_train(corpus: Path, out: Path, config: GPTConfig, *, batch: int, warm: int, steps: int,
-                 compile: bool = False) -> tuple[float, GPTConfig]:
+                 compile: bool = False, amp: str = "auto") -> tuple[float, GPTConfig]:
     marks: dict[int, float] = {}
 
     def on_step(info: StepInfo) -> None:
@@ -126,7 +129,7 @@ def llmkit_train(corpus: Path, out: Path, config: GPTConfig, *, batch: int, warm
 
     total = warm + steps + 1  # the last step also evaluates: it is left out of the timing
     train([corpus], out, model=config, max_steps=total, batch_size=batch, lr=1e-3, warmup=10, eval_every=10**9,
-          checkpoint_every=10**9, fim_rate=0.0, eval_windows=1, progress=False, on_step=on_step, compile=compile)  # fmt: skip
+          checkpoint_every=10**9, fim_rate=0.0, eval_windows=1, progress=False, on_step=on_step, compile=compile, amp=amp)  # fmt: skip
     from llmkit.mini.checkpoint import read_config
 
     elapsed = marks[total - 1] - marks[warm]
@@ -144,6 +147,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smoke run: batch 4, 1 + 2 steps, 1 thread")
     parser.add_argument("--compile", action="store_true",
                         help="llmkit trains with torch.compile (its compile time falls in the untimed warm-up steps)")
+    parser.add_argument("--quality", type=int, default=0, metavar="STEPS",
+                        help="also train a small model STEPS steps in float32 and under bf16 autocast and compare "
+                             "validation bits per byte (300: about 2 minutes)")
     args = parser.parse_args()
     if args.quick:
         args.batch, args.warm, args.steps, args.threads, args.rounds = 4, 1, 2, 1, 1
@@ -153,25 +159,52 @@ def main() -> None:
           f"batch {args.batch}, {args.steps} timed steps after {args.warm}, best of {args.rounds} round(s), "
           f"{args.threads} thread(s)")
     data = torch.randint(0, config.vocab_size, (1_000_000,))
-    rates: dict[str, list[float]] = {"llmkit": [], "nano": [], "same": []}
+    amp = use_amp("auto", torch.device("cpu"))
+    rates: dict[str, list[float]] = {"llmkit": [], "fp32": [], "nano": [], "same": []}
     for _ in range(args.rounds):  # alternate the sides so a noisy neighbour hits both alike; keep each best
-        with tempfile.TemporaryDirectory() as tmp:
-            torch.manual_seed(0)
-            rate, config = llmkit_train(args.corpus, Path(tmp) / "m", config, batch=args.batch, warm=args.warm,
-                                        steps=args.steps, compile=args.compile)  # fmt: skip
-            rates["llmkit"].append(rate)
+        for key, mode in (("llmkit", "auto"), ("fp32", "off")) if amp else (("llmkit", "auto"),):
+            with tempfile.TemporaryDirectory() as tmp:
+                torch.manual_seed(0)
+                rate, config = llmkit_train(args.corpus, Path(tmp) / "m", config, batch=args.batch, warm=args.warm,
+                                            steps=args.steps, compile=args.compile, amp=mode)  # fmt: skip
+                rates[key].append(rate)
         for key, cls in (("nano", NanoGPT), ("same", GPT)):
             torch.manual_seed(0)
             rates[key].append(plain_loop(cls(config), data, block=config.block_size, batch=args.batch,
                                          warm=args.warm, steps=args.steps))  # fmt: skip
     llmkit_rate, nano_rate, same_model_rate = (max(rates[k]) for k in ("llmkit", "nano", "same"))
     print(f"nanoGPT model + loop (anchor):   {nano_rate:9.0f} tokens/s")
-    label = "llmkit train() --compile:" if args.compile else "llmkit train():"
-    print(f"{label:<33}{llmkit_rate:9.0f} tokens/s")
+    label = "llmkit train()" + (" --compile" if args.compile else "")
+    how = "bf16 autocast: this CPU has native bf16" if amp else "float32: this CPU has no native bf16"
+    print(f"{label + ':':<33}{llmkit_rate:9.0f} tokens/s  (amp=auto: {how})")
+    if amp:
+        fp32_rate = max(rates["fp32"])
+        print(f"{label + ' --amp off:':<33}{fp32_rate:9.0f} tokens/s  (float32 like the anchor: "
+              f"{fp32_rate / nano_rate:.2f}x the anchor)")
+    trainer_rate = max(rates["fp32"]) if amp else llmkit_rate  # the trainer's own cost, both in float32
     print(f"plain loop on llmkit's GPT:      {same_model_rate:9.0f} tokens/s  "
-          f"(llmkit train() / this: {llmkit_rate / same_model_rate:.2f}x; this / anchor, the model alone: "
+          f"(llmkit train() in float32 / this: {trainer_rate / same_model_rate:.2f}x; this / anchor, the model alone: "
           f"{same_model_rate / nano_rate:.2f}x)")
     print(f"ratio = {llmkit_rate / nano_rate:.2f}  (llmkit train() / nanoGPT loop tokens per second, target >= 1.1)")
+    if args.quality and amp:
+        quality(args.corpus, args.quality)
+
+
+def quality(corpus: Path, steps: int) -> None:
+    """What bf16 autocast costs in quality: the same run (4 x 128, context 128, batch 16,
+    seed 0) in float32 and under autocast, validation bits per byte after `steps` steps."""
+    config = GPTConfig(vocab_size=2048, n_layer=4, n_head=4, n_embd=128, block_size=128)
+    found = {}
+    for mode in ("off", "on"):
+        with tempfile.TemporaryDirectory() as tmp:
+            torch.manual_seed(0)
+            result = train([corpus], Path(tmp) / "m", model=config, max_steps=steps, batch_size=16, lr=2e-3,
+                           warmup=20, eval_every=10**9, checkpoint_every=10**9, fim_rate=0.0, eval_windows=20,
+                           progress=False, amp=mode)  # fmt: skip
+            found[mode] = (result.val_bpb or float("nan"), result.elapsed)
+    (fp32, t32), (bf16, t16) = found["off"], found["on"]
+    print(f"quality after {steps} steps (4 x 128 model): validation {fp32:.4f} bits/byte in float32, {bf16:.4f} "
+          f"under bf16 autocast ({(bf16 / fp32 - 1) * 100:+.2f}%); {t32:.0f} s vs {t16:.0f} s")
 
 
 if __name__ == "__main__":

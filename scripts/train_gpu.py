@@ -56,10 +56,11 @@ from llmkit.mini.code_corpus import read_archive  # noqa: E402
 from llmkit.mini.config import GPTConfig  # noqa: E402
 from llmkit.mini.corpus import Corpus, Document  # noqa: E402
 from llmkit.mini.data import eval_windows, plain_array  # noqa: E402
+from llmkit.mini.device import resolve_device, use_amp  # noqa: E402
 from llmkit.mini.distributed import Dist  # noqa: E402
 from llmkit.mini.model import GPT  # noqa: E402
 from llmkit.mini.tokenizer import MiniTokenizer, train_tokenizer  # noqa: E402
-from llmkit.mini.train import StepInfo, Trainer, _eval_sums, resolve_device, use_amp  # noqa: E402
+from llmkit.mini.train import StepInfo, Trainer, _eval_sums  # noqa: E402
 from llmkit.mini.train_config import TrainConfig, duration  # noqa: E402
 
 MAX_FILES = 8  # what comes back from the GPU machine: 8 files, 16 MiB each, 64 MiB together

@@ -24,6 +24,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..cpu import cpu_supports  # re-exported: tests and callers look it up here
 from ..errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -33,19 +34,6 @@ __all__ = ["GAIN", "check_cpu_dtype", "choose_cpu_dtype", "cpu_supports", "measu
 
 GAIN = 1.1  # bfloat16 must be this much faster to be chosen
 _STEPS = 4  # decode steps timed per dtype (after one untimed step)
-
-
-def cpu_supports(dtype: torch.dtype) -> bool:
-    """Whether this CPU computes in `dtype` natively (oneDNN's own check)."""
-    import torch
-
-    if dtype == torch.float32:
-        return True
-    check = {torch.bfloat16: "_is_mkldnn_bf16_supported", torch.float16: "_is_mkldnn_fp16_supported"}.get(dtype)
-    try:
-        return bool(check and getattr(torch.ops.mkldnn, check)())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 def check_cpu_dtype(dtype: torch.dtype) -> None:

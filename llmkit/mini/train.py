@@ -37,6 +37,8 @@ is_causal=True)`, which picks the flash kernel for bf16 on cuda by itself; `comp
 wraps the model in torch.compile (the uncompiled module is what gets saved). The loss
 is read back to the host once per step, not per micro-batch. Checkpoints are written
 from CPU copies in the same format as a CPU run's, so a cuda run resumes on the cpu.
+On a CPU that computes bfloat16 natively, `amp="auto"` turns autocast on there too
+(about twice the tokens per second; mini/device.py says what was measured).
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ from llmkit.errors import CheckpointError, ConfigurationError, UsageError
 from llmkit.mini.checkpoint import is_checkpoint, load_checkpoint, save_checkpoint
 from llmkit.mini.corpus import Corpus, read_corpus, split_documents
 from llmkit.mini.data import TrainData, eval_windows, plain_stream
+from llmkit.mini.device import autocast, resolve_device, to_device, use_amp
 from llmkit.mini.distributed import Dist, rank_batch
 from llmkit.mini.distributed import setup as setup_distributed
 from llmkit.mini.model import GPT, GPTConfig
@@ -67,8 +70,7 @@ from llmkit.mini.train_config import TrainConfig
 from llmkit.mini.trainlog import TrainDisplay, plot_loss_curve
 
 __all__ = [
-    "TrainConfig", "TrainResult", "StepInfo", "Trainer", "train", "lr_at", "evaluate", "make_optimizer", "resume_point",
-    "resolve_device", "use_amp"]
+    "TrainConfig", "TrainResult", "StepInfo", "Trainer", "train", "lr_at", "evaluate", "make_optimizer", "resume_point"]
 
 OPTIMIZER_FILE = "optimizer.pt"
 STATE_FILE = "trainer_state.json"
@@ -119,36 +121,6 @@ def make_optimizer(model: GPT, lr: float, weight_decay: float, betas: tuple[floa
         return torch.optim.AdamW(groups, lr=lr, betas=betas)
 
 
-def resolve_device(name: str) -> torch.device:
-    """TrainConfig.device -> a torch.device: "auto" is cuda when torch sees one, else cpu."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigurationError("device='cuda' was asked for, but torch sees no CUDA device on this machine",
-                                 hint="What works: device='cpu' (--device cpu), or 'auto' to use a GPU when "
-                                      "there is one.")  # fmt: skip
-    if name not in ("cpu", "cuda"):
-        raise ConfigurationError(f"unknown device {name!r}", hint="Use auto, cpu or cuda.")
-    return torch.device(name)
-
-
-def use_amp(mode: str, device: torch.device) -> bool:
-    """TrainConfig.amp -> whether to run under bf16 autocast ("auto": on cuda only)."""
-    return device.type == "cuda" if mode == "auto" else mode == "on"
-
-
-def _autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager[Any]:
-    if not enabled:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-
-
-def _to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
-    if device.type != "cuda":
-        return t.to(device)
-    return t.pin_memory().to(device, non_blocking=True)
-
-
 def evaluate(model: GPT, tokenizer: MiniTokenizer, windows: list[tuple[torch.Tensor, torch.Tensor]], *,
              device: torch.device | None = None, amp: bool = False) -> dict[str, float]:
     """Validation loss (nats/token) and bits per byte = nats * tokens / bytes / ln 2."""
@@ -179,7 +151,7 @@ def _eval_sums(model: GPT, tokenizer: MiniTokenizer, windows: list[tuple[torch.T
             j += 1
         x = torch.cat([w[0] for w in windows[i:j]]).long()
         y = torch.cat([w[1] for w in windows[i:j]]).long()
-        with _autocast(device, amp):
+        with autocast(device, amp):
             logits, _ = model(x.to(device))
         losses = torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), y.flatten().to(device),
                                                    reduction="sum")
@@ -428,18 +400,18 @@ class Trainer:
         c, ddp = self.config, self.ddp
         if not ddp.enabled:
             x, y = self.data.batch(self.step_number, micro)
-            x, y = _to_device(x, self.device), _to_device(y, self.device)
-            with _autocast(self.device, self.amp):
+            x, y = to_device(x, self.device), to_device(y, self.device)
+            with autocast(self.device, self.amp):
                 _, loss = self.stepper(x, y)
             (loss / c.grad_accum).backward()
             return loss.detach(), x.numel()
         x, y = rank_batch(self.data, self.step_number, ddp.rank * c.grad_accum + micro)
-        x, y = _to_device(x, self.device), _to_device(y, self.device)
+        x, y = to_device(x, self.device), to_device(y, self.device)
         sync = micro == c.grad_accum - 1  # gradients are all-reduced once per step, on the last micro-batch
         stepper: Any = self.stepper  # DistributedDataParallel here (maybe compiled)
         no_sync = getattr(stepper, "no_sync", None) or stepper._orig_mod.no_sync
         with contextlib.nullcontext() if sync else no_sync():
-            with _autocast(self.device, self.amp):
+            with autocast(self.device, self.amp):
                 _, loss = self.stepper(x, y)
             (loss / c.grad_accum).backward()
         return loss.detach(), x.numel()

@@ -12,7 +12,7 @@ The architecture is a GPTConfig (`model`); None means the default one for a new 
 and the checkpoint's own when resuming.
 
 The machine: `device` ("auto" picks cuda when torch sees one), `amp` (bf16 autocast;
-"auto" turns it on for cuda only) and `compile` (torch.compile of the model, off by
+"auto" turns it on for cuda and for a CPU with native bfloat16: mini/device.py) and `compile` (torch.compile of the model, off by
 default: it costs seconds to minutes on the first step and pays off only on long runs).
 None of them changes what a checkpoint holds, so a run trained on cuda resumes on cpu.
 """
@@ -79,7 +79,7 @@ class TrainConfig:
     device: str = field(default="auto", metadata=_flag(
         "--device", "where to train (auto: cuda when available, else cpu)", choices=list(DEVICES)))
     amp: str = field(default="auto", metadata=_flag(
-        "--amp", "bf16 autocast (auto: on for cuda, off for cpu)", choices=list(AMP_MODES)))
+        "--amp", "bf16 autocast (auto: on for cuda and for a CPU with native bf16)", choices=list(AMP_MODES)))
     compile: bool = field(default=False, metadata=_flag("--compile", "torch.compile the model (slow first step)"))
 
     def __post_init__(self) -> None:
