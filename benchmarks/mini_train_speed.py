@@ -177,13 +177,12 @@ def main() -> None:
     label = "llmkit train()" + (" --compile" if args.compile else "")
     how = "bf16 autocast: this CPU has native bf16" if amp else "float32: this CPU has no native bf16"
     print(f"{label + ':':<33}{llmkit_rate:9.0f} tokens/s  (amp=auto: {how})")
+    fp32_rate = max(rates["fp32"]) if amp else llmkit_rate  # the trainer's own cost, in float32 like the anchor
     if amp:
-        fp32_rate = max(rates["fp32"])
         print(f"{label + ' --amp off:':<33}{fp32_rate:9.0f} tokens/s  (float32 like the anchor: "
               f"{fp32_rate / nano_rate:.2f}x the anchor)")
-    trainer_rate = max(rates["fp32"]) if amp else llmkit_rate  # the trainer's own cost, both in float32
     print(f"plain loop on llmkit's GPT:      {same_model_rate:9.0f} tokens/s  "
-          f"(llmkit train() in float32 / this: {trainer_rate / same_model_rate:.2f}x; this / anchor, the model alone: "
+          f"(llmkit train() in float32 / this: {fp32_rate / same_model_rate:.2f}x; this / anchor, the model alone: "
           f"{same_model_rate / nano_rate:.2f}x)")
     print(f"ratio = {llmkit_rate / nano_rate:.2f}  (llmkit train() / nanoGPT loop tokens per second, target >= 1.1)")
     if args.quality and amp:

@@ -193,6 +193,18 @@ def test_cuda_without_cuda_is_a_clear_error() -> None:
         TrainConfig(max_steps=1, amp="fp8")
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_amp_auto_on_a_cpu_follows_native_bf16(monkeypatch: pytest.MonkeyPatch, native: bool) -> None:
+    """Whatever this machine has: "auto" autocasts on a CPU exactly when bf16 is native
+    there (emulated bf16 is slower than fp32); "on" and "off" are not second-guessed."""
+    from llmkit.mini import device
+
+    monkeypatch.setattr(device, "cpu_supports", lambda dtype: native and dtype == torch.bfloat16)
+    cpu = torch.device("cpu")
+    assert use_amp("auto", cpu) is native
+    assert use_amp("on", cpu) is True and use_amp("off", cpu) is False
+
+
 def test_device_amp_and_compile_flags() -> None:
     p = argparse.ArgumentParser()
     add_flags(p)

@@ -24,13 +24,13 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..cpu import cpu_supports  # re-exported: tests and callers look it up here
+from ..cpu import cpu_supports  # looked up in this module, so a test can patch what the CPU "has"
 from ..errors import ConfigurationError
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["GAIN", "check_cpu_dtype", "choose_cpu_dtype", "cpu_supports", "measured", "verdict_for"]
+__all__ = ["GAIN", "check_cpu_dtype", "choose_cpu_dtype", "measured", "verdict_for"]
 
 GAIN = 1.1  # bfloat16 must be this much faster to be chosen
 _STEPS = 4  # decode steps timed per dtype (after one untimed step)

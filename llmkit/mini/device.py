@@ -5,7 +5,7 @@
 - `amp` runs the forward pass under bf16 autocast; the weights, gradients and AdamW
   state stay float32. "auto" turns it on for cuda, and for a CPU that computes bfloat16
   natively (AVX512-BF16 or AMX; llmkit.cpu): there the matmuls run about twice as fast
-  (benchmarks/mini_train_speed.py: a 6 x 256 model, batch 16, 1 thread, 2.1x a step)
+  (benchmarks/mini_train_speed.py: a 6 x 256 model, batch 16, 1 thread, 2.2x the tokens/s)
   for a validation loss within 0.3% of float32's after 300 steps (README, Training
   speed). Where bfloat16 is emulated it is slower than float32, so "auto" stays off.
 """

@@ -12,8 +12,9 @@ The architecture is a GPTConfig (`model`); None means the default one for a new 
 and the checkpoint's own when resuming.
 
 The machine: `device` ("auto" picks cuda when torch sees one), `amp` (bf16 autocast;
-"auto" turns it on for cuda and for a CPU with native bfloat16: mini/device.py) and `compile` (torch.compile of the model, off by
-default: it costs seconds to minutes on the first step and pays off only on long runs).
+"auto" turns it on for cuda and for a CPU with native bfloat16: mini/device.py) and
+`compile` (torch.compile of the model, off by default: it costs seconds to minutes on
+the first step and pays off only on long runs).
 None of them changes what a checkpoint holds, so a run trained on cuda resumes on cpu.
 """
 

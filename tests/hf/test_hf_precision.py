@@ -14,6 +14,7 @@ import torch
 import llmkit
 from llmkit.backends import hf_precision
 from llmkit.config import cache_dir
+from llmkit.cpu import cpu_supports
 from llmkit.errors import ConfigurationError
 
 
@@ -35,7 +36,7 @@ def test_a_dtype_the_cpu_cannot_compute_in_is_refused_with_what_works(tiny_dir, 
     assert "dtype='float32'" in info.value.hint
 
 
-@pytest.mark.skipif(not hf_precision.cpu_supports(torch.bfloat16), reason="this CPU has no native bfloat16")
+@pytest.mark.skipif(not cpu_supports(torch.bfloat16), reason="this CPU has no native bfloat16")
 def test_bfloat16_where_the_cpu_has_it(tiny_dir):
     with llmkit.Client(f"hf:{tiny_dir}", dtype="bfloat16") as client:
         assert _dtype(client) == torch.bfloat16
