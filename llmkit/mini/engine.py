@@ -43,7 +43,7 @@ from llmkit.generation import (
 )
 from llmkit.mini.checkpoint import Checkpoint, load_checkpoint
 from llmkit.mini.healing import TokenHealer
-from llmkit.mini.model import GPT, KVCache
+from llmkit.mini.model import GPT, Decoder, KVCache
 from llmkit.mini.sampling import TextAssembler, sample_next
 from llmkit.mini.tokenizer import MiniTokenizer
 from llmkit.types import TokenLogprob
@@ -116,6 +116,7 @@ class MiniEngine:
                 raise InvalidOptionError(f"threads must be >= 1, got {threads}")
             torch.set_num_threads(threads)  # process-wide: only when asked for explicitly
         self.model: GPT = checkpoint.model.eval().inference_layout()  # column-major weights: faster decoding
+        self.decoder = Decoder(self.model)  # the cached-decoding fast path (generation, the stepper)
         self.tokenizer: MiniTokenizer = checkpoint.tokenizer
         self.config = checkpoint.config
         self.metadata: dict[str, Any] = checkpoint.metadata
@@ -354,8 +355,7 @@ class MiniEngine:
 
     @torch.inference_mode()
     def _forward_last(self, idx: torch.Tensor, cache: KVCache) -> torch.Tensor:
-        logits, _ = self.model(idx, kv_cache=cache)
-        return logits[:, -1, :].float()
+        return self.decoder(idx, cache).float()
 
     def _decode(self, plan: _Plan, states: list[TextAssembler]) -> Iterator[None]:
         """Run the sampling loop, feeding tokens to `states`; yields after every step.

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from llmkit.mini.model import GPT, GPTConfig, apply_rope, attention_mask, rope_tables
+from llmkit.mini.model import GPT, Decoder, GPTConfig, apply_rope, attention_mask, rope_tables
 
 
 @pytest.fixture()
@@ -173,3 +173,44 @@ def test_inference_layout_keeps_values_and_decoding(model: GPT) -> None:
         ids = torch.randint(0, 97, (2, 30))
         assert torch.allclose(fast(ids)[0], model(ids)[0], atol=1e-5)
 
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_decoder_matches_the_forward_pass(bias: bool) -> None:
+    """The inference fast path computes what forward() does: bit for bit when each row
+    feeds one token (the compressor's stepper codes with it), to float rounding for a
+    chunk (prefill), in either weight layout, with and without biases."""
+    torch.manual_seed(3)
+    model = GPT(GPTConfig(vocab_size=97, n_layer=3, n_head=4, n_embd=32, block_size=48, bias=bias)).eval()
+    for p in model.parameters():  # biases and norms away from their 0/1 init, so a dropped one shows
+        p.data.add_(0.1 * torch.randn_like(p))
+    for layout in ("default", "inference"):
+        if layout == "inference":
+            model.inference_layout()
+        decoder = Decoder(model)
+        with torch.inference_mode():
+            prompt = torch.randint(0, 97, (3, 9))
+            ref, fast = model.new_cache(3), model.new_cache(3)
+            want, _ = model(prompt, kv_cache=ref)
+            got = decoder(prompt, fast)
+            assert got.shape == (3, 97)
+            torch.testing.assert_close(got, want[:, -1], rtol=0, atol=1e-5)
+            assert fast.length == ref.length == 9
+            for _ in range(12):
+                nxt = want[:, -1].argmax(-1, keepdim=True)
+                want, _ = model(nxt, kv_cache=ref)
+                assert torch.equal(decoder(nxt, fast), want[:, -1]), layout
+            assert all(torch.equal(a, b) for a, b in zip(ref.k + ref.v, fast.k + fast.v, strict=True))
+            chunk = torch.randint(0, 97, (3, 5))  # a chunk after a cached past: the bottom-right mask
+            want, _ = model(chunk, kv_cache=ref)
+            torch.testing.assert_close(decoder(chunk, fast), want[:, -1], rtol=0, atol=1e-5)
+
+
+def test_decoder_refuses_positions_past_the_window(model: GPT) -> None:
+    decoder = Decoder(model)
+    with torch.inference_mode():
+        cache = model.new_cache(1, max_len=60)
+        decoder(torch.zeros(1, 40, dtype=torch.long), cache)
+        with pytest.raises(ValueError, match="exceeds the context window"):
+            decoder(torch.zeros(1, 9, dtype=torch.long), cache)
+        assert cache.length == 40
