@@ -101,7 +101,8 @@ class HFBackend(LocalBackend):
         lm = self.engine.lm
         precision = lm.precision or {}
         why = f" ({precision['why']})" if precision.get("why") else ""
-        return f"runs on {lm.device} in {precision.get('dtype', '?')}{why}"
+        packed = f", {precision['packed']} linear layers on oneDNN-packed weights" if precision.get("packed") else ""
+        return f"runs on {lm.device} in {precision.get('dtype', '?')}{why}{packed}"
 
     # --- prompts -------------------------------------------------------------------
 

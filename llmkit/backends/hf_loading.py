@@ -204,6 +204,12 @@ def _load(spec: str, kind: str, location: str, dev: torch.device, dt: torch.dtyp
     else:
         why = "dtype=auto: the checkpoint's" if dt == "auto" else "the default" if dt == pick_dtype(None, dev) else "asked for"
         lm.precision = {"dtype": str(next(lm.model.parameters()).dtype).removeprefix("torch."), "why": why}
+    if dev.type == "cpu":
+        from .hf_packing import pack_linears
+
+        packed = pack_linears(lm.model)  # bfloat16 only: the same bits, faster (hf_packing)
+        if packed:
+            lm.precision["packed"] = packed
     return lm
 
 

@@ -112,12 +112,15 @@ def choose_cpu_dtype(model: Any, name: str) -> tuple[Any, dict[str, Any]]:
     measurably faster here. The verdict says what was measured (or remembered)."""
     import torch
 
+    from .hf_packing import pack_linears
+
     if not cpu_supports(torch.bfloat16):
         return model, {"dtype": "float32", "why": "dtype=auto: this CPU has no native bfloat16"}
     verdict = verdict_for(model)
     if verdict is None:
         fp32 = _decode_seconds(model)
         fast = copy.deepcopy(model).to(torch.bfloat16)
+        pack_linears(fast)  # as the model would run (hf_packing)
         bf16 = _decode_seconds(fast)
         del fast
         speedup = fp32 / bf16
