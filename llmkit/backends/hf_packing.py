@@ -41,7 +41,7 @@ def _onednn_linear(x: torch.Tensor, packed: torch.Tensor, bias: torch.Tensor | N
 def _packed_forward(self: nn.Linear, x: torch.Tensor) -> torch.Tensor:
     if torch.is_grad_enabled() and self.weight.requires_grad:  # training: the ordinary, differentiable path
         return nn.Linear.forward(self, x)
-    return _onednn_linear(x, self._llmkit_packed, self.bias)
+    return _onednn_linear(x, self.__dict__["_llmkit_packed"], self.bias)  # a plain attribute, not a buffer
 
 
 def _pack(layer: nn.Linear) -> bool:
@@ -53,7 +53,7 @@ def _pack(layer: nn.Linear) -> bool:
         same = torch.equal(_onednn_linear(probe, packed, bias), torch.nn.functional.linear(probe, weight, bias))
     if not same:
         return False
-    layer._llmkit_packed = packed  # type: ignore[assignment]
+    layer.__dict__["_llmkit_packed"] = packed  # beside the weight: not in the state dict, not moved by .to()
     layer.forward = types.MethodType(_packed_forward, layer)  # type: ignore[method-assign]
     return True
 
