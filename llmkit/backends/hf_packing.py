@@ -20,12 +20,18 @@ that `F.linear` uses, and the compressor and log-probabilities rely on float32 a
 from __future__ import annotations
 
 import types
+import weakref
 from typing import Any
 
 import torch
 from torch import nn
 
 __all__ = ["pack_linears", "packed_count"]
+
+# layer -> its packed weight. Kept outside the module: oneDNN's opaque tensors cannot be
+# deep-copied, so a copy of a packed model (copy.deepcopy) gets layers that are not in
+# here and run the ordinary way.
+_PACKED: weakref.WeakKeyDictionary[nn.Module, torch.Tensor] = weakref.WeakKeyDictionary()
 
 
 def _available() -> bool:
@@ -39,9 +45,10 @@ def _onednn_linear(x: torch.Tensor, packed: torch.Tensor, bias: torch.Tensor | N
 
 
 def _packed_forward(self: nn.Linear, x: torch.Tensor) -> torch.Tensor:
-    if torch.is_grad_enabled() and self.weight.requires_grad:  # training: the ordinary, differentiable path
+    packed = _PACKED.get(self)
+    if packed is None or (torch.is_grad_enabled() and self.weight.requires_grad):  # a copy, or training
         return nn.Linear.forward(self, x)
-    return _onednn_linear(x, self.__dict__["_llmkit_packed"], self.bias)  # a plain attribute, not a buffer
+    return _onednn_linear(x, packed, self.bias)
 
 
 def _pack(layer: nn.Linear) -> bool:
@@ -53,7 +60,7 @@ def _pack(layer: nn.Linear) -> bool:
         same = torch.equal(_onednn_linear(probe, packed, bias), torch.nn.functional.linear(probe, weight, bias))
     if not same:
         return False
-    layer.__dict__["_llmkit_packed"] = packed  # beside the weight: not in the state dict, not moved by .to()
+    _PACKED[layer] = packed  # beside the weight: not in the state dict, not moved by .to()
     layer.forward = types.MethodType(_packed_forward, layer)  # type: ignore[method-assign]
     return True
 
@@ -66,7 +73,7 @@ def pack_linears(model: Any) -> int:
     count = 0
     for module in model.modules():
         if (type(module) is nn.Linear and module.weight.device.type == "cpu"
-                and module.weight.dtype == torch.bfloat16 and not hasattr(module, "_llmkit_packed")):  # fmt: skip
+                and module.weight.dtype == torch.bfloat16 and module not in _PACKED):  # fmt: skip
             try:
                 count += _pack(module)
             except RuntimeError:  # a shape or build oneDNN does not take: this layer stays as it was
@@ -76,4 +83,4 @@ def pack_linears(model: Any) -> int:
 
 def packed_count(model: Any) -> int:
     """How many of the model's linear layers run on packed weights."""
-    return sum(1 for m in model.modules() if hasattr(m, "_llmkit_packed"))
+    return sum(1 for m in model.modules() if m in _PACKED)

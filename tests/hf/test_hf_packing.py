@@ -107,3 +107,14 @@ def test_biases_and_batched_inputs_are_kept():
     x = torch.randn(2, 5, 24, dtype=torch.bfloat16)
     with torch.inference_mode():
         assert torch.equal(packed(x), plain(x))
+
+
+@needs_bf16
+def test_a_copy_of_a_packed_model_runs_the_ordinary_way(tiny_dir):
+    """oneDNN's packed tensors cannot be deep-copied; the packed model can, and its copy
+    computes the same as the original, unpacked."""
+    packed = _bf16(tiny_dir)
+    hf_packing.pack_linears(packed)
+    twin = copy.deepcopy(packed)
+    assert hf_packing.packed_count(twin) == 0 < hf_packing.packed_count(packed)
+    assert torch.equal(_greedy(twin)[0], _greedy(packed)[0])
