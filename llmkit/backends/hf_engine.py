@@ -12,7 +12,8 @@
   model whose cache cannot be merged row by row, prompts are generated together with left
   padding (`generate_many`), sorted by length and cut into groups of `batch_size`.
 - Stop strings end a sequence inside generate (a StoppingCriteria that decodes each
-  row's tail) and the text is cut at the first stop string.
+  row's tail; generate's hooks are in hf_hooks) and the text is cut at the first stop
+  string.
 - Streams without a grammar step the same loop (hf_batching.stream_steps), holding the
   model's lock one step at a time. With a grammar, streaming runs generate in a worker
   thread that feeds a queue through a streamer. Either way the consumer decodes each
@@ -32,13 +33,13 @@ from collections.abc import Callable, Generator, Iterator
 from typing import Any, TypeVar
 
 import torch
-from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
-from transformers.generation.streamers import BaseStreamer
+from transformers import LogitsProcessorList, StoppingCriteriaList
 
-from ..constraints import Constraint, Matcher, Vocabulary
+from ..constraints import Constraint, Vocabulary
 from ..errors import APIError
 from ..generation import FinishReason, Generation, SamplingParams, StopMatcher, stream_ending
 from ..types import StreamEvent, TokenLogprob
+from .hf_hooks import Grammar, QueueStreamer, StopOnFlag, StopOnStrings
 from .hf_loading import LoadedModel
 
 __all__ = ["HFEngine", "author_defaults", "config_window"]
@@ -56,106 +57,7 @@ FIM_TOKENS = [
 _WINDOW_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx")
 
 
-class _StopOnStrings(StoppingCriteria):
-    """Finish a row once its generated tail contains a stop string."""
-
-    def __init__(self, tokenizer: Any, stops: StopMatcher, prompt_len: int) -> None:
-        self.tokenizer = tokenizer
-        self.stops = stops
-        self.prompt_len = prompt_len
-        # a stop string of k characters spans at most ~4k byte-level tokens (+ a partial one)
-        self.window = 4 * stops.longest + 4
-
-    def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
-        tail = input_ids[:, self.prompt_len :][:, -self.window :]
-        texts = self.tokenizer.batch_decode(tail, skip_special_tokens=True)
-        return torch.tensor([self.stops.find(t) >= 0 for t in texts], device=input_ids.device)  # type: ignore[return-value]
-
-
-class _StopOnFlag(StoppingCriteria):
-    """Finish every row once a flag is set (the stream was closed, is complete, or its
-    reader went away)."""
-
-    def __init__(self, *flags: threading.Event) -> None:
-        self.flags = flags
-
-    def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
-        stop = any(flag.is_set() for flag in self.flags)
-        return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
-
-
-class _Grammar(LogitsProcessor):
-    """Constrained decoding inside `generate`: each row (sample) has its own matcher; a
-    row's last token advances it, and only the tokens it allows keep their logits. Once
-    a row's output is complete, only an end token may follow."""
-
-    def __init__(self, constraint: Constraint, prompt_len: int, eos_ids: list[int], max_new: int) -> None:
-        self.constraint = constraint
-        self.prompt_len = prompt_len
-        self.eos_ids = eos_ids
-        self.max_new = max_new
-        self.matchers: list[Matcher] = []
-        self.ended: list[bool] = []
-        self.steered: set[int] = set()  # rows closed early because max_new was near: they end "length"
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        rows, vocab = scores.shape
-        if not self.matchers:
-            self.matchers = [self.constraint.matcher() for _ in range(rows)]
-            self.ended = [False] * rows
-        elif input_ids.shape[1] > self.prompt_len:
-            for i, last in enumerate(input_ids[:, -1].tolist()):
-                if self.ended[i]:
-                    continue
-                if last in self.eos_ids or self.matchers[i].done:
-                    self.ended[i] = True
-                else:
-                    self.matchers[i].advance(last)
-        allowed = torch.ones(rows, vocab, dtype=torch.bool)
-        closing = self.max_new - (input_ids.shape[1] - self.prompt_len) <= self.constraint.reserve
-        for i, m in enumerate(self.matchers):
-            if self.ended[i]:
-                continue
-            allowed[i] = False
-            if m.done:
-                allowed[i, self.eos_ids] = True
-                continue
-            row = m.allowed()
-            choice = m.closing(row) if closing else None
-            if choice is not None:  # few tokens left: steer the row to a complete value
-                allowed[i, choice] = True
-                self.steered.add(i)
-            else:
-                allowed[i, : row.shape[0]] = row
-        return scores.masked_fill(~allowed.to(scores.device), float("-inf"))  # type: ignore[return-value]
-
-
 AHEAD = 16  # steps a stream may be generated ahead of its reader
-IDLE = 0.5  # seconds a reader may leave AHEAD steps unread before the model is given back
-
-
-class _QueueStreamer(BaseStreamer):
-    """Hands each step's new tokens (one per row) to the consuming thread. With `room`
-    (a semaphore of AHEAD slots the reader gives back), a reader that leaves AHEAD steps
-    unread for IDLE seconds sets `paused`: generation stops there and frees the model's
-    lock for other callers, and the stream goes on from there when it is read again."""
-
-    def __init__(self, q: queue.SimpleQueue, room: threading.Semaphore | None = None,
-                 paused: threading.Event | None = None) -> None:  # fmt: skip
-        self.q = q
-        self.room, self.paused = room, paused
-        self.prompt_seen = False
-
-    def put(self, value: torch.Tensor) -> None:
-        if not self.prompt_seen:  # generate first passes the prompt itself
-            self.prompt_seen = True
-            return
-        self.q.put(value.reshape(-1).tolist())
-        if self.room is not None and self.paused is not None and not self.room.acquire(timeout=IDLE):
-            self.paused.set()
-
-    def end(self) -> None:
-        pass  # the worker signals the end itself, also when generate raises
 
 
 class HFEngine:
@@ -342,10 +244,10 @@ class HFEngine:
         max_new = min(params.max_new_tokens(len(p), self.context_window) for p in prompts)
         kwargs = self._kwargs(params, max_new)
         if stops:
-            kwargs["stopping_criteria"] = StoppingCriteriaList([_StopOnStrings(self.tokenizer, stops, width)])
+            kwargs["stopping_criteria"] = StoppingCriteriaList([StopOnStrings(self.tokenizer, stops, width)])
         grammar = None
         if constraint is not None:
-            grammar = _Grammar(constraint, width, self.eos_ids, max_new)
+            grammar = Grammar(constraint, width, self.eos_ids, max_new)
             kwargs["logits_processor"] = LogitsProcessorList([grammar])
         out = self._run_generate(input_ids, mask, kwargs, params.seed).cpu()
         rows = self._rows_per_prompt(params)
@@ -395,7 +297,7 @@ class HFEngine:
                 yield from stream_ending(rows.reasons, params.n, len(prompt), rows.completion_tokens)
                 return
         max_new = params.max_new_tokens(len(prompt), self.context_window)
-        grammar = None if constraint is None else _Grammar(constraint, len(prompt), self.eos_ids, max_new)
+        grammar = None if constraint is None else Grammar(constraint, len(prompt), self.eos_ids, max_new)
         rows = _Rows(self, self._rows_per_prompt(params), params.n, stops)
         pausable = rows.count == 1  # one row resumes from its own tokens; sampled rows run ahead
         run = _StreamRun(self, prompt, params, stops, grammar, flag, max_new, params.seed, pausable)
@@ -453,7 +355,7 @@ class _StreamRun:
     tokens; the grammar, shared between them, continues from its state)."""
 
     def __init__(self, engine: HFEngine, ids: list[int], params: SamplingParams, stops: StopMatcher,
-                 grammar: _Grammar | None, flag: threading.Event, max_new: int, seed: int | None, pausable: bool,
+                 grammar: Grammar | None, flag: threading.Event, max_new: int, seed: int | None, pausable: bool,
                  prompt_len: int | None = None) -> None:  # fmt: skip
         prompt_len = len(ids) if prompt_len is None else prompt_len  # where the reply starts
         input_ids, mask = engine._pad_left([ids])
@@ -463,8 +365,8 @@ class _StreamRun:
         self.q: queue.SimpleQueue = queue.SimpleQueue()
         self.room = threading.Semaphore(AHEAD) if pausable else None
         paused = threading.Event()
-        criteria = [_StopOnFlag(flag, paused)] + ([_StopOnStrings(engine.tokenizer, stops, prompt_len)] if stops else [])
-        kwargs.update(stopping_criteria=StoppingCriteriaList(criteria), streamer=_QueueStreamer(self.q, self.room, paused))
+        criteria = [StopOnFlag(flag, paused)] + ([StopOnStrings(engine.tokenizer, stops, prompt_len)] if stops else [])
+        kwargs.update(stopping_criteria=StoppingCriteriaList(criteria), streamer=QueueStreamer(self.q, self.room, paused))
 
         def work() -> None:
             end = _DONE

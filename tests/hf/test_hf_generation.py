@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("transformers")
 
 import llmkit
-from llmkit.backends import hf_engine
+from llmkit.backends import hf_hooks
 from llmkit.errors import InvalidOptionError, MissingCapabilityError
 
 GREEDY = {"max_tokens": 16, "temperature": 0}
@@ -45,8 +45,8 @@ def test_leaving_a_stream_stops_generation(tiny, monkeypatch, how):
     import asyncio
 
     steps = []
-    put = hf_engine._QueueStreamer.put
-    monkeypatch.setattr(hf_engine._QueueStreamer, "put", lambda self, value: (steps.append(1), put(self, value)))
+    put = hf_hooks.QueueStreamer.put
+    monkeypatch.setattr(hf_hooks.QueueStreamer, "put", lambda self, value: (steps.append(1), put(self, value)))
     if how == "async-break":
 
         async def first_text():

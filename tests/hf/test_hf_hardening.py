@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("transformers")
 
 import llmkit  # noqa: E402
-from llmkit.backends import hf_engine  # noqa: E402
+from llmkit.backends import hf_engine, hf_hooks  # noqa: E402
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_cancelling_a_mini_astream_is_clean():
 
 
 def test_an_unread_stream_gives_the_model_back_and_resumes_where_it_was(roomy, monkeypatch):
-    monkeypatch.setattr(hf_engine, "IDLE", 0.2)
+    monkeypatch.setattr(hf_hooks, "IDLE", 0.2)
     whole = roomy.chat("hi", max_tokens=600, temperature=0)
     stream = roomy.stream("hi", max_tokens=600, temperature=0)
     events = iter(stream)
@@ -69,7 +69,7 @@ def test_an_unread_stream_gives_the_model_back_and_resumes_where_it_was(roomy, m
 
 def test_a_constrained_stream_resumed_after_a_pause_still_fits_its_schema(roomy, monkeypatch):
     monkeypatch.setattr(hf_engine, "AHEAD", 2)
-    monkeypatch.setattr(hf_engine, "IDLE", 0.05)
+    monkeypatch.setattr(hf_hooks, "IDLE", 0.05)
     schema = {"type": "object", "properties": {"n": {"type": "integer"}, "s": {"type": "string", "maxLength": 30}},
               "required": ["n", "s"]}  # fmt: skip
     whole = roomy.chat("hi", response_format=schema, max_tokens=80, temperature=0)
