@@ -81,8 +81,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--bytes", type=int, default=None, help="only the file's first N bytes (a smoke run)")
     args = parser.parse_args()
+    if not ALICE.is_file():
+        parser.error(f"no {ALICE}: this script reads the shared data folder beside the checkout")
+    if args.segment < 1 or args.lr < 0 or args.threads < 1:
+        parser.error("--segment and --threads must be >= 1, --lr >= 0")
     torch.set_num_threads(args.threads)
     client = llmkit.Client(f"hf:{fetch()}")
+    blocks = client.backend.engine.model.config.num_hidden_layers
+    if args.layers != "all" and not (args.layers.isdigit() and 1 <= int(args.layers) <= blocks):
+        parser.error(f"--layers {args.layers!r}: use 'all' or a number of blocks from 1 to {blocks}")
     client.next_token_logprobs = adapted_logprobs(client.backend.engine, args.segment, args.lr, args.layers)  # type: ignore[method-assign]
     start = time.perf_counter()
     r = estimate(ALICE.read_bytes()[: args.bytes], client)

@@ -118,3 +118,25 @@ def test_a_copy_of_a_packed_model_runs_the_ordinary_way(tiny_dir):
     twin = copy.deepcopy(packed)
     assert hf_packing.packed_count(twin) == 0 < hf_packing.packed_count(packed)
     assert torch.equal(_greedy(twin)[0], _greedy(packed)[0])
+
+
+@needs_bf16
+def test_auto_measures_bfloat16_as_it_would_run_packed(tiny_dir, monkeypatch):
+    """dtype="auto" times the bfloat16 copy with its linears packed, as the model would
+    run once chosen, and the chosen model is packed too."""
+    from llmkit.backends import hf_precision
+
+    packed_when_timed = []
+
+    def seconds(model):
+        packed_when_timed.append(hf_packing.packed_count(model))
+        return 2.0 if next(model.parameters()).dtype == torch.float32 else 1.0
+
+    monkeypatch.setattr(hf_precision, "_decode_seconds", seconds)
+    llmkit.clear_caches()
+    with llmkit.Client(f"hf:{tiny_dir}", dtype="auto") as client:
+        model = client.backend.engine.model
+        assert next(model.parameters()).dtype == torch.bfloat16
+        linears = sum(type(m) is torch.nn.Linear for m in model.modules())
+        assert packed_when_timed == [0, linears]
+        assert hf_packing.packed_count(model) == linears
