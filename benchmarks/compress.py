@@ -1,6 +1,6 @@
 """Compression is intelligence: llmkit.compress against the classic compressors.
 
-    python benchmarks/compress.py [--threads 1] [--quick] [--skip-hf] [--json out.json]
+    python benchmarks/compress.py [--threads 1] [--quick] [--skip-hf] [--adapt] [--json out.json]
 
 One run prints every figure of the README's compression table:
   1. fresh English text (benchmarks/data/fresh_english.txt, written for this project, so
@@ -14,6 +14,8 @@ One run prints every figure of the README's compression table:
   6. portability: decoding with another thread count, in another process, on a GPU.
 --quick codes slices instead of whole files (the whole-file figures then come from
 llmkit.compress.estimate: the same chunks and mixing, one forward pass per chunk).
+--adapt adds dynamic evaluation (compress(adapt=True)) to section 2: the whole-file
+estimate with it for both models, and the coded slice (or file) coded with it too.
 On a shared CPU, threads=1 is much faster than 2 (oversubscription): the default here.
 """
 
@@ -83,23 +85,25 @@ def fresh_text(smol: llmkit.Client, mixing: bool) -> None:
     results["fresh"] = {"classic": classic, "smollm2": _public(r), "ratio_vs_best4": ratio}
 
 
-def alice(smol: llmkit.Client, mini: llmkit.Client, quick: bool, mixing: bool) -> None:
+def alice(smol: llmkit.Client, mini: llmkit.Client, quick: bool, mixing: bool, adapt: bool) -> None:
     data = ALICE.read_bytes()
     classic = classic_bpb(data)
     say(f"2. alice29.txt ({len(data)} bytes)")
     say("  classic: " + ", ".join(f"{k} {v:.3f}" for k, v in classic.items()))
     out: dict[str, Any] = {"classic": classic, "published": PUBLISHED}
     for label, client in (("mini", mini), ("SmolLM2-135M", smol)):
-        for mix in (False, True):
+        for mix, adapting in ((False, False), (True, False), *([(True, True)] if adapt else [])):
             t0 = time.perf_counter()
-            e = estimate(data, client, mixing=mix)
-            say(f"  {label} whole file, mixing {'on ' if mix else 'off'} (estimate: one pass per chunk): "
-                f"{e['ideal_bpb']:.3f} bits/byte ({e['chunks']} chunks, {time.perf_counter() - t0:.0f} s)")
-            out[f"{label} estimate mixing={mix}"] = e
+            e = estimate(data, client, mixing=mix, adapt=adapting)
+            say(f"  {label} whole file, mixing {'on ' if mix else 'off'}{', adapt' if adapting else ''} "
+                f"(estimate: one pass per chunk{' and segment' if adapting else ''}): {e['ideal_bpb']:.4f} bits/byte "
+                f"(model alone {e['model_bpb']:.4f}; {e['chunks']} chunks, {time.perf_counter() - t0:.0f} s)")
+            out[f"{label} estimate mixing={mix}" + (" adapt" if adapting else "")] = e
     piece = data[:8192] if quick else data
-    r = code(piece, smol, mixing=mixing)
-    show(f"SmolLM2-135M coded ({'first 8 KB' if quick else 'whole file'})", r)
-    out["smollm2 coded"] = _public(r)
+    for adapting in (False, True) if adapt else (False,):
+        r = code(piece, smol, mixing=mixing, adapt=adapting)
+        show(f"SmolLM2-135M coded ({'first 8 KB' if quick else 'whole file'}{', adapt' if adapting else ''})", r)
+        out["smollm2 coded" + (" adapt" if adapting else "")] = _public(r)
     say("  published: " + ", ".join(f"{k} {v}" for k, v in PUBLISHED.items()))
     results["alice29"] = out
 
@@ -212,6 +216,7 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="code slices of the long files (estimates for the rest)")
     p.add_argument("--skip-hf", action="store_true", help="mini only (no SmolLM2)")
     p.add_argument("--mixing", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--adapt", action="store_true", help="section 2 with dynamic evaluation too (slow)")
     p.add_argument("--json", help="also write the figures to this JSON file")
     p.add_argument("--only", nargs="+", type=int, help="run only these sections (1-6)")
     args = p.parse_args()
@@ -227,7 +232,7 @@ def main() -> None:
     if smol is not None and 1 in run:
         fresh_text(smol, args.mixing)
     if smol is not None and 2 in run:
-        alice(smol, mini, args.quick, args.mixing)
+        alice(smol, mini, args.quick, args.mixing, args.adapt)
     if 3 in run:
         round_trips(mini, None if args.quick else smol)  # --quick: SmolLM2's round trips are those of 1 and 2
     if 4 in run or 5 in run:

@@ -53,6 +53,7 @@ _EXPORTS = {
     "decompress": "llmkit.compress",
     "CompressionStats": "llmkit.compress",
     "TokenStepper": "llmkit.types",
+    "Adaptation": "llmkit.adaptation",
 }
 _ERRORS = {
     "LLMKitError", "ConfigurationError", "UnknownModelError", "MissingCapabilityError",
@@ -86,6 +87,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for type checkers and IDEs
     from . import errors
+    from .adaptation import Adaptation
     from .agents import Agent, AgentResult, mcp_server
     from .backends.base import Backend
     from .cache import clear_caches

@@ -46,6 +46,8 @@ from .types import (
 if TYPE_CHECKING:
     import numpy
 
+    from .adaptation import Adaptation
+
 
 __all__ = ["Client", "requests_blocked"]
 
@@ -282,7 +284,8 @@ class Client:
         self._require(self.backend, "distributions")
         return self.backend.detokenize([int(i) for i in ids])
 
-    def token_stepper(self, batch_size: int = 1, *, threads: int | None = None) -> TokenStepper:
+    def token_stepper(self, batch_size: int = 1, *, threads: int | None = None,
+                      adapt: Adaptation | bool | None = None) -> TokenStepper:  # fmt: skip
         """Full next-token distributions of `batch_size` sequences, fed one token per
         row per step (llmkit.TokenStepper): `step()` first, then
         `step(tokens)`, each giving a (batch_size, vocab) float32 numpy array of
@@ -290,12 +293,14 @@ class Client:
         (`threads`, default torch's current one; used for every step), which
         `stepper.settings` records with the dtype and device: replaying the same steps
         with the same settings gives bit-identical arrays, which is what an arithmetic
-        coder's decoder needs."""
+        coder's decoder needs. `adapt` (an llmkit.Adaptation, or True for its defaults):
+        dynamic evaluation, a private copy of the model trained on the rows as they are
+        fed (float32; memory: the model and Adam's state again)."""
         self._require(self.backend, "distributions")
         for name, value in (("batch_size", batch_size), ("threads", threads)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise InvalidOptionError(f"{name}={value!r} is invalid: it must be an int >= 1")
-        return self.backend.token_stepper(batch_size, threads)
+        return self.backend.token_stepper(batch_size, threads, _adaptation(adapt))
 
     def next_token_logprobs(self, sequences: Iterable[Sequence[int]]) -> numpy.ndarray:
         """Full distributions for whole token sequences at once: a (rows, longest, vocab)
@@ -305,6 +310,17 @@ class Client:
         up to float rounding, so code (compress) with the stepper."""
         self._require(self.backend, "distributions")
         return self.backend.next_token_logprobs([[int(t) for t in s] for s in sequences])
+
+    def iter_next_token_logprobs(self, sequences: Iterable[Sequence[int]], *,
+                                 adapt: Adaptation | bool | None = None) -> Iterator[tuple[int, int, numpy.ndarray]]:  # fmt: skip
+        """next_token_logprobs block by block, without holding them all: yields (row, t,
+        logp), logp an (n, vocab) float32 array of the distributions of
+        sequences[row][t:t + n]. With `adapt`, the rows are read together as one batch
+        by a copy of the model trained online, segment by segment (the numbers of
+        token_stepper(len(sequences), adapt=...) to float rounding; each row must fit
+        the model's window)."""
+        self._require(self.backend, "distributions")
+        return self.backend.iter_next_token_logprobs([[int(t) for t in s] for s in sequences], _adaptation(adapt))
 
     def fingerprint(self) -> dict[str, Any]:
         """Short hex digests of the model's weights and tokenizer ({"weights",
@@ -636,3 +652,17 @@ def _texts(texts: str | Iterable[str]) -> list[str]:
     for i, text in enumerate(batch):
         check_text(text, f"text #{i}")
     return batch
+
+
+def _adaptation(adapt: Adaptation | bool | None) -> Adaptation | None:
+    """adapt= as the backends take it: None, or an Adaptation (True: the defaults)."""
+    from .adaptation import Adaptation
+
+    if adapt is None or adapt is False:
+        return None
+    if adapt is True:
+        return Adaptation()
+    if not isinstance(adapt, Adaptation):
+        raise InvalidOptionError(f"adapt={adapt!r} is invalid: use an llmkit.Adaptation, True or None",
+                                 hint="e.g. adapt=llmkit.Adaptation(segment=256, lr=1e-4).")  # fmt: skip
+    return adapt

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     import numpy
     import torch
 
+    from .online import OnlineLearner
+
 __all__ = [
     "DEFAULT_MAX_TOKENS",
     "SAMPLING_OPTIONS",
@@ -255,15 +257,26 @@ class CachedStepper:
     and the rows go together as one batch. The numbers depend on the batch size, the
     thread count, the dtype and the device (`settings` says which were used): an
     entropy coder's decoder must replay exactly the same steps to see bit-identical
-    distributions. A row may be fed any token once its sequence is over (its rows are
-    simply not read); rows never see one another.
+    distributions. A row whose sequence is over is fed None (it goes on with its last
+    token; its outputs are not read); rows never see one another.
+
+    With a `learner` (llmkit.online: `Client.token_stepper(adapt=...)`), the forward
+    runs a private copy of the model that is trained after every segment of positions
+    on the rows' tokens so far (`segment_forward(row, inputs, past)` reruns a row's
+    inputs with gradients over the first `past` cached positions), and `settings`
+    records the adaptation too.
     """
 
     def __init__(self, forward: Callable[[torch.Tensor], torch.Tensor], *, batch_size: int, vocab_size: int,
                  start: int | None, max_positions: int | None, settings: Mapping[str, Any],
-                 lock: Any = None) -> None:  # fmt: skip
+                 lock: Any = None, learner: OnlineLearner | None = None,
+                 segment_forward: Callable[[int, list[int], int], torch.Tensor] | None = None) -> None:  # fmt: skip
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidOptionError(f"batch_size={batch_size!r} is invalid: it must be an int >= 1")
+        self._learner, self._segment_forward = learner, segment_forward
+        self._fed: list[list[int | None]] = []  # per position since the segment began: each row's token
+        self._segment_start = 0
+        self._last = [0] * batch_size  # what a row that is over goes on with
         self._forward = forward  # (B, 1) token ids -> (B, vocab) logits; keeps its own cache
         self.batch_size = batch_size
         self.vocab_size = vocab_size
@@ -281,7 +294,7 @@ class CachedStepper:
             return None
         return self.max_positions + (1 if self.start is None else 0)
 
-    def step(self, tokens: Sequence[int] | None = None) -> numpy.ndarray:
+    def step(self, tokens: Sequence[int | None] | None = None) -> numpy.ndarray:
         """(batch_size, vocab_size) float32 natural-log probabilities of each row's next
         token: call it first without tokens, then with the token each row continues with."""
         import torch
@@ -295,10 +308,13 @@ class CachedStepper:
             if self.start is None:  # nothing to condition on: uniform
                 return torch.full((self.batch_size, self.vocab_size), -math.log(self.vocab_size)).numpy()
             ids = [self.start] * self.batch_size
+            fed: list[int | None] = list(ids)
         else:
             if tokens is None or len(tokens) != self.batch_size:
                 raise InvalidOptionError(f"step() takes one token per row ({self.batch_size})")
-            ids = [int(t) for t in tokens]
+            fed = [None if t is None else int(t) for t in tokens]
+            ids = [self._last[i] if t is None else t for i, t in enumerate(fed)]
+            self._last = ids
         if self.max_positions is not None and self.position >= self.max_positions:
             raise ContextLengthError(f"a row would exceed the {self.max_positions} positions the model attends to",
                                      hint="Score shorter sequences (cut long texts into chunks).")  # fmt: skip
@@ -307,18 +323,43 @@ class CachedStepper:
         if threads and threads != previous:  # the count the numbers were made with, whoever changed it since
             torch.set_num_threads(threads)
         try:
-            with self._lock or contextlib.nullcontext(), torch.inference_mode():
-                logits = self._forward(x)
-                out = torch.log_softmax(logits.float(), dim=-1).cpu().numpy()
+            with self._lock or contextlib.nullcontext():
+                if self._learner is not None:
+                    self._learn(fed)
+                # no_grad when adapting: the cache must stay usable by the learner's backward pass
+                with torch.no_grad() if self._learner is not None else torch.inference_mode():
+                    logits = self._forward(x)
+                    out = torch.log_softmax(logits.float(), dim=-1).cpu().numpy()
         finally:
             if threads and threads != previous:
                 torch.set_num_threads(previous)
         self.position += 1
         return out
 
+    def _learn(self, fed: list[int | None]) -> None:
+        """Before feeding position `self.position`: when a segment of inputs is complete
+        (its last target is what is fed now), train on it; then remember what is fed."""
+        assert self._learner is not None and self._segment_forward is not None
+        if self.position == self._segment_start + self._learner.segment:
+            rows = []
+            for i in range(self.batch_size):
+                targets = [step[i] for step in self._fed[1:]] + [fed[i]]
+                n = next((k for k, t in enumerate(targets) if t is None), len(targets))  # a row, once over, stays so
+                if n:
+                    inputs = [int(step[i]) for step in self._fed[:n]]  # type: ignore[arg-type]
+                    rows.append((_bind(self._segment_forward, i, inputs, self._segment_start),
+                                 [int(t) for t in targets[:n]]))  # type: ignore[arg-type]  # fmt: skip
+            self._learner.learn(rows)
+            self._segment_start, self._fed = self.position, []
+        self._fed.append(fed)
+
     def close(self) -> None:
         """Drop the cache (the stepper cannot be used after this)."""
         self._forward = _closed
+        if self._learner is not None:
+            self._learner.close()
+        self._learner = self._segment_forward = None
+        self._fed = []
 
     def __enter__(self) -> CachedStepper:
         return self
@@ -329,6 +370,11 @@ class CachedStepper:
 
 def _closed(x: torch.Tensor | None) -> torch.Tensor:
     raise InvalidOptionError("this TokenStepper is closed")
+
+
+def _bind(forward: Callable[[int, list[int], int], torch.Tensor], row: int, inputs: list[int],
+          past: int) -> Callable[[], torch.Tensor]:  # fmt: skip
+    return lambda: forward(row, inputs, past)
 
 
 def weights_digest(module: Any) -> str:

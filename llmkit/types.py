@@ -491,10 +491,11 @@ class TokenStepper(Protocol):
     """Full next-token distributions of a batch of token sequences, one token per row per
     step (`Client.token_stepper`, capability `distributions`): `step()` first, then
     `step(tokens)` with one token per row; each returns a (batch_size, vocab_size)
-    float32 numpy array of natural-log probabilities. `settings` records what the
-    numbers depend on (batch_size, threads, dtype, device): the same steps with the same
-    settings give bit-identical arrays. `max_tokens` is how many tokens a row can be
-    given distributions for (the model's window), None when unknown."""
+    float32 numpy array of natural-log probabilities; a row whose sequence is over is
+    fed None. `settings` records what the numbers depend on (batch_size, threads, dtype,
+    device, adapt): the same steps with the same settings give bit-identical arrays.
+    `max_tokens` is how many tokens a row can be given distributions for (the model's
+    window), None when unknown."""
 
     batch_size: int
     vocab_size: int
@@ -503,6 +504,6 @@ class TokenStepper(Protocol):
     @property
     def max_tokens(self) -> int | None: ...
 
-    def step(self, tokens: Sequence[int] | None = None) -> numpy.ndarray: ...
+    def step(self, tokens: Sequence[int | None] | None = None) -> numpy.ndarray: ...
 
     def close(self) -> None: ...

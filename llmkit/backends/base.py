@@ -26,6 +26,8 @@ from ..types import Capabilities, Embeddings, Logprobs, Message, Response, Strea
 if TYPE_CHECKING:
     import numpy
 
+    from ..adaptation import Adaptation
+
 __all__ = ["Backend"]
 
 
@@ -96,10 +98,15 @@ class Backend:
     def detokenize(self, ids: list[int]) -> str:
         raise self._missing("distributions")
 
-    def token_stepper(self, batch_size: int, threads: int | None = None) -> TokenStepper:
+    def token_stepper(self, batch_size: int, threads: int | None = None,
+                      adapt: Adaptation | None = None) -> TokenStepper:  # fmt: skip
         raise self._missing("distributions")
 
     def next_token_logprobs(self, sequences: list[list[int]]) -> numpy.ndarray:
+        raise self._missing("distributions")
+
+    def iter_next_token_logprobs(self, sequences: list[list[int]],
+                                 adapt: Adaptation | None = None) -> Iterator[tuple[int, int, numpy.ndarray]]:  # fmt: skip
         raise self._missing("distributions")
 
     def fingerprint(self) -> dict[str, Any]:

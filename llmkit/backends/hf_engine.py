@@ -111,10 +111,15 @@ class HFEngine:
     def detokenize(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
 
-    def stepper(self, batch_size: int, threads: int | None = None) -> Any:
+    def stepper(self, batch_size: int, threads: int | None = None, adapt: Any = None) -> Any:
         from .hf_distributions import stepper
 
-        return stepper(self, batch_size, threads)
+        return stepper(self, batch_size, threads, adapt)
+
+    def iter_next_token_logprobs(self, sequences: list[list[int]], adapt: Any = None) -> Any:
+        from .hf_distributions import iter_next_token_logprobs
+
+        return iter_next_token_logprobs(self, sequences, adapt)
 
     def next_token_logprobs(self, sequences: list[list[int]]) -> Any:
         from .hf_distributions import next_token_logprobs

@@ -10,8 +10,9 @@ generate with it, score a text and embed texts. Both engines answer the same que
     engine.embed(texts, truncate=None) -> (vectors, tokens read)
     engine.attention(text)       -> (tokens, weights (layers, heads, T, T))
     engine.tokenize(text) -> ids     engine.detokenize(ids) -> text
-    engine.stepper(batch_size, threads=None) -> a TokenStepper (generation.CachedStepper)
+    engine.stepper(batch_size, threads=None, adapt=None) -> a TokenStepper (generation.CachedStepper)
     engine.next_token_logprobs(sequences) -> (rows, longest, vocab) float32 numpy array
+    engine.iter_next_token_logprobs(sequences, adapt=None) -> (row, t, logp) blocks
     engine.fingerprint()         -> {"weights": hex, "tokenizer": hex}
 
 The loaded model behind an engine is shared through a cache (llmkit.cache) and leased:
@@ -34,7 +35,11 @@ from . import tool_protocol
 from .base import Backend
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import numpy
+
+    from ..adaptation import Adaptation
 
 __all__ = ["LocalBackend", "response_events"]
 
@@ -106,11 +111,16 @@ class LocalBackend(Backend):
     def detokenize(self, ids: list[int]) -> str:
         return str(self.engine.detokenize(ids))
 
-    def token_stepper(self, batch_size: int, threads: int | None = None) -> TokenStepper:
-        return self.engine.stepper(batch_size, threads)
+    def token_stepper(self, batch_size: int, threads: int | None = None,
+                      adapt: Adaptation | None = None) -> TokenStepper:  # fmt: skip
+        return self.engine.stepper(batch_size, threads, adapt)
 
     def next_token_logprobs(self, sequences: list[list[int]]) -> numpy.ndarray:
         return self.engine.next_token_logprobs(sequences)
+
+    def iter_next_token_logprobs(self, sequences: list[list[int]],
+                                 adapt: Adaptation | None = None) -> Iterator[tuple[int, int, numpy.ndarray]]:  # fmt: skip
+        return self.engine.iter_next_token_logprobs(sequences, adapt)
 
     def fingerprint(self) -> dict[str, Any]:
         return dict(self.engine.fingerprint())

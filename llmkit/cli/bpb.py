@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from llmkit.cli.compress_io import adaptation, add_adapt
 from llmkit.errors import UsageError
 
 __all__ = ["add_arguments", "run", "table_rows"]
@@ -28,6 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a bias head and an n-gram model learned from the text so far (default: on)")  # fmt: skip
     p.add_argument("--threads", type=int, help="torch threads for coding")
     p.add_argument("--verify", action="store_true", help="also decode each file and check the round trip")
+    add_adapt(p)
 
 
 def table_rows(data: bytes, models: dict[str, Any], options: dict[str, Any]) -> list[dict[str, Any]]:
@@ -59,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"not a file: {', '.join(missing)}", hint="Give paths of existing files.")
     models = {m: llmkit.Client(m, **({"threads": args.threads} if args.threads else {}))
               for m in (args.model or ["mini"])}  # fmt: skip
-    options: dict[str, Any] = {"verify": args.verify, "threads": args.threads, "progress": None}
+    options: dict[str, Any] = {"verify": args.verify, "threads": args.threads, "progress": None,
+                               "adapt": adaptation(args)}  # fmt: skip
     for name in ("batch", "chunk_tokens", "mixing"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)

@@ -7,10 +7,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from llmkit.errors import UsageError
 
-__all__ = ["SUFFIX", "read_input", "output_path", "write_output", "add_common"]
+__all__ = ["SUFFIX", "read_input", "output_path", "write_output", "add_common", "add_adapt", "adaptation"]
 
 SUFFIX = ".llmz"
 
@@ -22,6 +23,24 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, help="torch threads for coding")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar on stderr (default: when stderr is a terminal)")  # fmt: skip
+
+
+def add_adapt(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--adapt", nargs="?", const="", default=None, metavar="SPEC",
+                   help="dynamic evaluation: train a copy of the model on the text as it is coded (fewer bits, about "
+                        "twice the time); SPEC e.g. segment=256,lr=0.0001,layers=all (each part optional)")  # fmt: skip
+
+
+def adaptation(args: argparse.Namespace) -> Any:
+    """--adapt as compress(adapt=...) takes it: None when not given, True (the defaults
+    for the model) without SPEC, else an llmkit.Adaptation."""
+    if args.adapt is None:
+        return None
+    if not args.adapt.strip():
+        return True
+    from llmkit.adaptation import Adaptation
+
+    return Adaptation.parse(args.adapt)
 
 
 def read_input(args: argparse.Namespace) -> bytes:

@@ -22,6 +22,7 @@ from .mixing import BiasHead, NgramMixer
 from .progress import Progress
 
 if TYPE_CHECKING:
+    from ..adaptation import Adaptation
     from ..client import Client
 
 __all__ = ["compress", "compress_with_stats", "decompress", "measure", "inspect", "CompressionStats", "DEFAULT_BATCH", "MAX_CHUNK_TOKENS",
@@ -88,7 +89,8 @@ class CompressionStats:
 
 def compress(data: bytes, model: str | Client = "mini", *, batch: int = DEFAULT_BATCH,
              chunk_tokens: int | None = None, mixing: bool = MIXING_DEFAULT, threads: int | None = None,
-             progress: bool | None = None, verify: bool = False) -> bytes:  # fmt: skip
+             adapt: Adaptation | bool | None = None, progress: bool | None = None,
+             verify: bool = False) -> bytes:  # fmt: skip
     """Losslessly compress `data` with a local model (an id or a Client with capability
     `distributions`): arithmetic coding of its next-token probabilities.
 
@@ -96,9 +98,13 @@ def compress(data: bytes, model: str | Client = "mini", *, batch: int = DEFAULT_
     chunk (default: the model's window, at most 8192); mixing: correct the model with a
     bias head and blend in an n-gram model, both learned from the text coded so far;
     threads: torch threads for coding (default: the current count; decoding uses the
-    same); progress: a bar on stderr (default: when stderr is a terminal); verify: decode the result and compare before returning."""
+    same); adapt: dynamic evaluation (an llmkit.Adaptation, or True for its defaults): a
+    copy of the model trained online on each batch of chunks as it is coded, the decoder
+    training its own identically (fewer bits, about twice the time; README,
+    Compression); progress: a bar on stderr (default: when stderr is a terminal);
+    verify: decode the result and compare before returning."""
     return compress_with_stats(data, model, batch=batch, chunk_tokens=chunk_tokens, mixing=mixing, threads=threads,
-                   progress=progress, verify=verify)[0]  # fmt: skip
+                   adapt=adapt, progress=progress, verify=verify)[0]  # fmt: skip
 
 
 def measure(data: bytes, model: str | Client = "mini", **options: Any) -> CompressionStats:
@@ -140,7 +146,9 @@ def decompress(blob: bytes, model: str | Client | None = None, *, threads: int |
     if model_chunks:
         assert client is not None
         use_threads = threads or settings["threads"]
-        probe = client.token_stepper(1, threads=use_threads)
+        adapt = _file_adaptation(settings)
+        probe = client.token_stepper(1, threads=use_threads, adapt=adapt)  # its settings: what decoding runs with
+        probe.close()
         if strict:
             _check_settings(header, probe.settings)
         mixer, head = _mixing(settings.get("mixing", "none"))
@@ -150,7 +158,7 @@ def decompress(blob: bytes, model: str | Client | None = None, *, threads: int |
             for start in range(0, len(order), settings["batch"]):
                 group = order[start : start + settings["batch"]]
                 counts = [chunks[i].tokens for i in group]
-                stepper = client.token_stepper(len(group), threads=use_threads)
+                stepper = client.token_stepper(len(group), threads=use_threads, adapt=adapt)
                 per_token = sum(chunks[i].length for i in group) / max(sum(counts), 1)
                 try:
                     tokens = coder.decode_rows(stepper, counts,
@@ -179,8 +187,8 @@ def decompress(blob: bytes, model: str | Client | None = None, *, threads: int |
 
 
 def compress_with_stats(data: bytes, model: str | Client = "mini", *, batch: int = DEFAULT_BATCH, chunk_tokens: int | None = None,
-            mixing: bool = MIXING_DEFAULT, threads: int | None = None, progress: bool | None = None,
-            verify: bool = False) -> tuple[bytes, CompressionStats]:  # fmt: skip
+            mixing: bool = MIXING_DEFAULT, threads: int | None = None, adapt: Adaptation | bool | None = None,
+            progress: bool | None = None, verify: bool = False) -> tuple[bytes, CompressionStats]:  # fmt: skip
     """compress(), also saying what it cost: (compressed file, CompressionStats)."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise InvalidOptionError(f"compress() takes bytes, not {type(data).__name__}",
@@ -195,10 +203,15 @@ def compress_with_stats(data: bytes, model: str | Client = "mini", *, batch: int
     probe = client.token_stepper(1, threads=threads)
     limit = probe.max_tokens or MAX_CHUNK_TOKENS
     chunk_tokens = min(chunk_tokens or MAX_CHUNK_TOKENS, limit)
+    adaptation = _adaptation(adapt, chunk_tokens)
+    if adaptation is not None:  # its settings (a float32 copy's dtype): what the decoder checks
+        probe.close()
+        probe = client.token_stepper(1, threads=threads, adapt=adaptation)
+    probe.close()
     settings = {"chunk_tokens": chunk_tokens, "batch": batch, "precision": coder.PRECISION,
                 "threads": probe.settings["threads"], "dtype": probe.settings["dtype"],
                 "device": probe.settings["device"], "mixing": MIXED if mixing else "none",
-                "coder": coder.CODER}  # fmt: skip
+                "coder": coder.CODER, "adapt": adaptation.spelled if adaptation else "none"}  # fmt: skip
     pieces = segments.plan(data, client.tokenize, client.detokenize, chunk_tokens)
     chunks: list[container.Chunk] = []
     payloads: list[bytes] = [b""] * len(pieces)
@@ -219,9 +232,11 @@ def compress_with_stats(data: bytes, model: str | Client = "mini", *, batch: int
             group = order[start : start + batch]
             rows = [pieces[i].tokens or [] for i in group]
             per_token = sum(len(pieces[i].data) for i in group) / max(sum(map(len, rows)), 1)
-            stepper = client.token_stepper(len(group), threads=settings["threads"])
-            result = coder.encode_rows(stepper, rows, mixer, _advance(bar, per_token), head)
-            stepper.close()
+            stepper = client.token_stepper(len(group), threads=settings["threads"], adapt=adaptation)
+            try:
+                result = coder.encode_rows(stepper, rows, mixer, _advance(bar, per_token), head)
+            finally:
+                stepper.close()
             ideal += result.coded_bits
             model_bits += result.model_bits
             for i, coded in zip(group, result.payloads, strict=True):
@@ -244,6 +259,29 @@ def compress_with_stats(data: bytes, model: str | Client = "mini", *, batch: int
         model_bytes=int(fingerprint.get("bytes", 0)),
     )  # fmt: skip
     return blob, stats
+
+
+def _adaptation(adapt: Adaptation | bool | None, chunk_tokens: int) -> Adaptation | None:
+    """adapt= as the stepper takes it. True: Adaptation's defaults, with a segment of at
+    most an eighth of a chunk (a chunk of mini's 256 tokens trains after every 32)."""
+    from ..adaptation import Adaptation
+
+    if adapt is None or adapt is False:
+        return None
+    if adapt is True:
+        return Adaptation(segment=max(1, min(Adaptation.segment, chunk_tokens // 8)))
+    if not isinstance(adapt, Adaptation):
+        raise InvalidOptionError(f"adapt={adapt!r} is invalid: use an llmkit.Adaptation, True or None",
+                                 hint="e.g. adapt=llmkit.Adaptation(segment=256, lr=1e-4); the CLI: --adapt.")  # fmt: skip
+    return adapt
+
+
+def _file_adaptation(settings: dict[str, Any]) -> Adaptation | None:
+    """The Adaptation a file was coded with (container.unpack checked that it parses)."""
+    from ..adaptation import Adaptation
+
+    spelled = settings.get("adapt", "none")
+    return None if spelled == "none" else Adaptation.parse(spelled)
 
 
 def _mixing(name: str) -> tuple[NgramMixer | None, BiasHead | None]:

@@ -61,7 +61,7 @@ def _lockstep(stepper: TokenStepper, counts: list[int], pick: Callable[[int, int
     rows = len(counts)
     history: list[list[int]] = [[] for _ in range(rows)]
     coded_bits = model_bits = 0.0
-    feed: list[int] | None = None
+    feed: list[int | None] | None = None
     for t in range(max(counts, default=0)):
         logp = stepper.step(feed)  # (rows, vocab) float32
         step_bits = 0.0
@@ -88,8 +88,8 @@ def _lockstep(stepper: TokenStepper, counts: list[int], pick: Callable[[int, int
         coded_bits += step_bits
         if progress is not None:
             progress(len(picked), step_bits)
-        # a finished row is fed its last token again: its output is never read
-        feed = [h[-1] if h else 0 for h in history]
+        # a finished row is fed None (the stepper repeats its last token; nothing reads it or learns from it)
+        feed = [h[-1] if t < counts[i] else None for i, h in enumerate(history)]
     return history, coded_bits, model_bits
 
 

@@ -1,14 +1,18 @@
-"""The compressed file's layout (version 1), read and written in one place.
+"""The compressed file's layout, read and written in one place. A file that adapts
+(dynamic evaluation) is version 2; any other is written as version 1, as before, so
+the llmkit versions that read only version 1 still read it.
 
     magic        4 bytes   b"LLMZ"
-    version      1 byte    1
+    version      1 byte    1 or 2
     length       varint    bytes of the original
     sha256       16 bytes  the first half of the original's SHA-256
     fingerprint  8 + 8     digests of the weights and of the tokenizer (Client.fingerprint)
     model        string    the llmkit id it was compressed with ("mini", "hf:...")
     settings     varints   chunk_tokens, batch, precision (bits), threads, mixing (0 none,
                            1 ngram, 2 bias+ngram), coder (0: constriction's range coder); then strings
-                           dtype and device: what decoding must replay
+                           dtype and device, and (version 2) adapt: "none" or the
+                           Adaptation's settings ("segment=256,lr=0.0001,layers=all"):
+                           what decoding must replay
     versions     string    "torch=2.13.0": named in errors when a chunk decodes wrong
     chunks       varint count, then per chunk: varint kind (0 model, 1 stored, 2 xz,
                  3 zlib, 4 bz2), varint original bytes, varint tokens (0 unless kind 0),
@@ -31,13 +35,15 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import CompressedFileError
+from ..adaptation import Adaptation
+from ..errors import CompressedFileError, InvalidOptionError
 from .mixing import MIXINGS
 
 __all__ = ["MAGIC", "VERSION", "KINDS", "Chunk", "Header", "pack", "unpack", "is_compressed"]
 
 MAGIC = b"LLMZ"
-VERSION = 1
+VERSION = 2
+READS = (1, 2)  # version 1: no adapt field (never adapted)
 KINDS = {0: "model", 1: "stored", 2: "xz", 3: "zlib", 4: "bz2"}
 CODERS = ("constriction-range",)
 
@@ -73,15 +79,17 @@ def is_compressed(blob: bytes) -> bool:
 
 def pack(header: Header, chunks: list[Chunk], payloads: list[bytes]) -> bytes:
     st = header.settings
+    adapt = st.get("adapt", "none")
+    version = 1 if adapt == "none" else VERSION
     out = bytearray(MAGIC)
-    out.append(VERSION)
+    out.append(version)
     out += _varint(header.length) + bytes.fromhex(header.sha256)[:16]
     out += bytes.fromhex(header.fingerprint["weights"]) + bytes.fromhex(header.fingerprint["tokenizer"])
     out += _string(header.model)
     for value in (st["chunk_tokens"], st["batch"], st["precision"], st["threads"], MIXINGS.index(st["mixing"]),
                   CODERS.index(st["coder"])):  # fmt: skip
         out += _varint(value)
-    out += _string(st["dtype"]) + _string(st["device"])
+    out += _string(st["dtype"]) + _string(st["device"]) + (_string(adapt) if version >= 2 else b"")
     out += _string(";".join(f"{k}={v}" for k, v in sorted(header.versions.items())))
     out += _varint(len(chunks))
     for c in chunks:
@@ -100,9 +108,10 @@ def unpack(blob: bytes) -> tuple[Header, list[Chunk], memoryview]:
                                   hint="Compress it first with llmkit.compress() or `llmkit compress FILE`.")
     if len(view) < 5:
         raise _truncated()
-    if view[4] != VERSION:
-        raise CompressedFileError(f"the file is format version {view[4]}; this llmkit reads version {VERSION}",
-                                  hint="Decompress it with the llmkit version that wrote it.")
+    version = view[4]
+    if version not in READS:
+        raise CompressedFileError(f"the file is format version {version}; this llmkit reads versions "
+                                  f"{', '.join(map(str, READS))}", hint="Decompress it with the llmkit version that wrote it.")  # fmt: skip
     pos = 5
     try:
         length, pos = _read_varint(view, pos)
@@ -117,6 +126,7 @@ def unpack(blob: bytes) -> tuple[Header, list[Chunk], memoryview]:
             numbers.append(value)
         dtype, pos = _read_string(view, pos)
         device, pos = _read_string(view, pos)
+        adapt, pos = _read_string(view, pos) if version >= 2 else ("none", pos)
         versions, pos = _read_string(view, pos)
         count, pos = _read_varint(view, pos)
         chunks = []
@@ -152,10 +162,17 @@ def unpack(blob: bytes) -> tuple[Header, list[Chunk], memoryview]:
     header = Header(
         model=model, fingerprint={"weights": digests[16:24].hex(), "tokenizer": digests[24:].hex()},
         settings={"chunk_tokens": chunk_tokens, "batch": batch, "precision": precision, "threads": threads,
-                  "mixing": MIXINGS[mixing], "coder": CODERS[coder], "dtype": dtype, "device": device},
+                  "mixing": MIXINGS[mixing], "coder": CODERS[coder], "dtype": dtype, "device": device,
+                  "adapt": adapt},
         length=length, sha256=digests[:16].hex(),
         versions=dict(part.split("=", 1) for part in versions.split(";") if "=" in part),
     )  # fmt: skip
+    if adapt != "none":
+        try:
+            Adaptation.parse(adapt)
+        except InvalidOptionError:
+            raise CompressedFileError(f"the file was coded with adaptation {adapt!r}, which is not one this llmkit knows",
+                                      hint="Decompress it with the llmkit version that wrote it.") from None  # fmt: skip
     for c in chunks:
         if c.kind not in KINDS:
             raise _corrupt(f"a chunk of unknown kind {c.kind}")

@@ -196,10 +196,15 @@ class MiniEngine:
     def detokenize(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids)
 
-    def stepper(self, batch_size: int, threads: int | None = None) -> Any:
+    def stepper(self, batch_size: int, threads: int | None = None, adapt: Any = None) -> Any:
         from llmkit.mini.distributions import stepper
 
-        return stepper(self, batch_size, threads)
+        return stepper(self, batch_size, threads, adapt)
+
+    def iter_next_token_logprobs(self, sequences: list[list[int]], adapt: Any = None) -> Any:
+        from llmkit.mini.distributions import iter_next_token_logprobs
+
+        return iter_next_token_logprobs(self, sequences, adapt)
 
     def next_token_logprobs(self, sequences: list[list[int]]) -> Any:
         from llmkit.mini.distributions import next_token_logprobs

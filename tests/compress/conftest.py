@@ -44,3 +44,14 @@ def mini():
     import llmkit
 
     return llmkit.Client("mini", threads=1)
+
+
+@pytest.fixture(scope="session")
+def tiny_hf(tmp_path_factory: pytest.TempPathFactory):
+    """The tiny random llama of tests/hf (a Hugging Face model behind the same API)."""
+    pytest.importorskip("transformers")
+    from hf.conftest import build_model_dir
+
+    import llmkit
+
+    return llmkit.Client(f"hf:{build_model_dir(tmp_path_factory.mktemp('compress-hf') / 'tiny-llama')}", threads=1)

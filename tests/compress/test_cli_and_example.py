@@ -122,3 +122,31 @@ def test_example_compress_text():
     python = next(line for line in r.stdout.splitlines() if line.startswith("python"))
     coded, bz2_bpb = float(python.split(": ")[1].split()[0]), float(python.split("bz2 ")[1].rstrip(")"))
     assert coded < bz2_bpb  # the bundled code model beats bz2 on code, container included
+
+
+def test_compress_adapt_on_the_command_line(tiny_path, tmp_path, capsys):
+    src = tmp_path / "notes.txt"
+    src.write_bytes(TEXT)
+    model = f"mini:{tiny_path}"
+    assert main(["compress", str(src), "-m", model, "--adapt", "--verify", "-o", str(tmp_path / "a.llmz")]) == 0
+    assert main(["compress", str(src), "-m", model, "--adapt", "segment=4,lr=0.01", "-o", str(tmp_path / "b.llmz")]) == 0
+    from llmkit.compress import inspect
+
+    assert inspect((tmp_path / "a.llmz").read_bytes())["settings"]["adapt"] == "segment=8,lr=0.0001,layers=all"
+    assert inspect((tmp_path / "b.llmz").read_bytes())["settings"]["adapt"] == "segment=4,lr=0.01,layers=all"
+    capsys.readouterr()
+    assert main(["decompress", str(tmp_path / "b.llmz"), "-o", str(tmp_path / "b.txt")]) == 0
+    assert (tmp_path / "b.txt").read_bytes() == TEXT
+    assert main(["compress", str(src), "-m", model, "--adapt", "speed=3", "-o", str(tmp_path / "c.llmz")]) == 1
+    err = capsys.readouterr().err
+    assert "'speed=3' is not one of segment=N, lr=X, layers=N|all" in err and not (tmp_path / "c.llmz").exists()
+
+
+def test_example_compress_adapt():
+    r = subprocess.run([sys.executable, str(ROOT / "examples" / "compress_adapt.py")], capture_output=True, text=True,
+                       timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "round trips: exact" in r.stdout
+    ideal = {line.split()[0]: float(line.split("(ideal ")[1].split(")")[0]) for line in r.stdout.splitlines()
+             if line.startswith("adapt=")}  # fmt: skip
+    assert ideal["adapt=True"] < ideal["adapt=False"]  # it learned from the text
