@@ -140,6 +140,11 @@ def test_compress_adapt_on_the_command_line(tiny_path, tmp_path, capsys):
     assert main(["compress", str(src), "-m", model, "--adapt", "speed=3", "-o", str(tmp_path / "c.llmz")]) == 1
     err = capsys.readouterr().err
     assert "'speed=3' is not one of segment=N, lr=X, layers=N|all" in err and not (tmp_path / "c.llmz").exists()
+    assert main(["bpb", str(src), "-m", model, "--json", "--verify", "--adapt", "segment=4,lr=0.01"]) == 0
+    adapted = next(r for r in json.loads(capsys.readouterr().out)[str(src)]["rows"] if r["kind"] == "model")
+    assert main(["bpb", str(src), "-m", model, "--json"]) == 0
+    plain = next(r for r in json.loads(capsys.readouterr().out)[str(src)]["rows"] if r["kind"] == "model")
+    assert adapted["ideal_bpb"] < plain["ideal_bpb"]  # the repeated lines were learned
 
 
 def test_example_compress_adapt():
