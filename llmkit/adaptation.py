@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from .errors import InvalidOptionError
 
-__all__ = ["Adaptation"]
+__all__ = ["Adaptation", "as_adaptation"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,19 @@ class Adaptation:
                 raise InvalidOptionError(f"adaptation {text!r} is invalid: {part!r} is not a number",
                                          hint="Write e.g. 'segment=256,lr=0.0001,layers=all'.") from None  # fmt: skip
         return cls(**fields)  # type: ignore[arg-type]
+
+
+def as_adaptation(adapt: Adaptation | bool | None, default: Adaptation | None = None) -> Adaptation | None:
+    """An `adapt=` argument as the backends take it: None (False, None), the default
+    (True: `default`, else Adaptation()), or the Adaptation given."""
+    if adapt is None or adapt is False:
+        return None
+    if adapt is True:
+        return default or Adaptation()
+    if not isinstance(adapt, Adaptation):
+        raise InvalidOptionError(f"adapt={adapt!r} is invalid: use an llmkit.Adaptation, True or None",
+                                 hint="e.g. adapt=llmkit.Adaptation(segment=256, lr=1e-4); the CLI: --adapt.")  # fmt: skip
+    return adapt
 
 
 def _invalid(what: str, why: str) -> InvalidOptionError:

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterat
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import registry, retry, structured
+from .adaptation import Adaptation, as_adaptation
 from .backends.base import Backend
 from .errors import (
     ConfigurationError,
@@ -45,8 +46,6 @@ from .types import (
 
 if TYPE_CHECKING:
     import numpy
-
-    from .adaptation import Adaptation
 
 
 __all__ = ["Client", "requests_blocked"]
@@ -300,7 +299,7 @@ class Client:
         for name, value in (("batch_size", batch_size), ("threads", threads)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise InvalidOptionError(f"{name}={value!r} is invalid: it must be an int >= 1")
-        return self.backend.token_stepper(batch_size, threads, _adaptation(adapt))
+        return self.backend.token_stepper(batch_size, threads, as_adaptation(adapt))
 
     def next_token_logprobs(self, sequences: Iterable[Sequence[int]]) -> numpy.ndarray:
         """Full distributions for whole token sequences at once: a (rows, longest, vocab)
@@ -320,7 +319,7 @@ class Client:
         token_stepper(len(sequences), adapt=...) to float rounding; each row must fit
         the model's window)."""
         self._require(self.backend, "distributions")
-        return self.backend.iter_next_token_logprobs([[int(t) for t in s] for s in sequences], _adaptation(adapt))
+        return self.backend.iter_next_token_logprobs([[int(t) for t in s] for s in sequences], as_adaptation(adapt))
 
     def fingerprint(self) -> dict[str, Any]:
         """Short hex digests of the model's weights and tokenizer ({"weights",
@@ -652,17 +651,3 @@ def _texts(texts: str | Iterable[str]) -> list[str]:
     for i, text in enumerate(batch):
         check_text(text, f"text #{i}")
     return batch
-
-
-def _adaptation(adapt: Adaptation | bool | None) -> Adaptation | None:
-    """adapt= as the backends take it: None, or an Adaptation (True: the defaults)."""
-    from .adaptation import Adaptation
-
-    if adapt is None or adapt is False:
-        return None
-    if adapt is True:
-        return Adaptation()
-    if not isinstance(adapt, Adaptation):
-        raise InvalidOptionError(f"adapt={adapt!r} is invalid: use an llmkit.Adaptation, True or None",
-                                 hint="e.g. adapt=llmkit.Adaptation(segment=256, lr=1e-4).")  # fmt: skip
-    return adapt

@@ -264,16 +264,9 @@ def compress_with_stats(data: bytes, model: str | Client = "mini", *, batch: int
 def _adaptation(adapt: Adaptation | bool | None, chunk_tokens: int) -> Adaptation | None:
     """adapt= as the stepper takes it. True: Adaptation's defaults, with a segment of at
     most an eighth of a chunk (a chunk of mini's 256 tokens trains after every 32)."""
-    from ..adaptation import Adaptation
+    from ..adaptation import Adaptation, as_adaptation
 
-    if adapt is None or adapt is False:
-        return None
-    if adapt is True:
-        return Adaptation(segment=max(1, min(Adaptation.segment, chunk_tokens // 8)))
-    if not isinstance(adapt, Adaptation):
-        raise InvalidOptionError(f"adapt={adapt!r} is invalid: use an llmkit.Adaptation, True or None",
-                                 hint="e.g. adapt=llmkit.Adaptation(segment=256, lr=1e-4); the CLI: --adapt.")  # fmt: skip
-    return adapt
+    return as_adaptation(adapt, Adaptation(segment=max(1, min(Adaptation.segment, chunk_tokens // 8))))
 
 
 def _file_adaptation(settings: dict[str, Any]) -> Adaptation | None:
