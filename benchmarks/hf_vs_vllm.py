@@ -1,22 +1,27 @@
 """In-process `hf:` against vLLM's CPU build, same machine, same model (SmolLM2-135M-Instruct).
 
-    python benchmarks/hf_vs_vllm.py [--threads 2] [--tokens 64] [--skip-vllm]
+    python benchmarks/hf_vs_vllm.py [--threads 2] [--tokens 64] [--rounds 2] [--skip-vllm]
 
-1. vLLM (bf16, its own venv under ~/.cache/llmkit-test-engines/vllm; built by
-   `python tests/serving_engines.py vllm`): started here with the same thread count,
-   asked through llmkit's OpenAI client: 8 prompts at once (asyncio, 8 in flight), then
-   one prompt streamed (decode tokens/s: after the first token). Stopped before llmkit runs.
+1. vLLM (its own venv under ~/.cache/llmkit-test-engines/vllm; built by
+   `python tests/serving_engines.py vllm`): started here with the same thread count, in
+   bfloat16 where this CPU computes it natively and float32 where it does not, asked
+   through llmkit's OpenAI client: 8 prompts at once (asyncio, 8 in flight), then one
+   prompt streamed (decode tokens/s: after the first token). Stopped before llmkit runs.
    Without that venv the anchor is skipped and said so.
-2. llmkit `hf:` in float32 (the default) and bfloat16 (`dtype="bfloat16"`): `chat_batch`
-   of the 8 prompts (continuous batching), the same 8 one by one, one streamed.
+2. llmkit `hf:` in float32 (the default) and, where the CPU has it, bfloat16
+   (`dtype="bfloat16"`): `chat_batch` of the 8 prompts (continuous batching) and the same
+   8 one by one, interleaved for `--rounds` rounds; one streamed. Twice: the 8 prompts of
+   hf_batch_throughput.PROMPTS, whose answers end at their own lengths, and LONG_PROMPTS,
+   whose answers all run to max_tokens (8 prompts x 64 tokens). A batch runs as many
+   steps as its longest answer, so batch/one-by-one is at most the answers' tokens over
+   the longest one's (printed as the ceiling).
 3. Time to the first streamed token (float32): `model.generate` in a worker thread (the
    stream path before) against llmkit's own loop, interleaved.
-4. Quality of bfloat16 against float32: greedy answers identical, and the mean and
-   largest per-token log-probability difference over float32's answers; and, per dtype,
-   batched answers identical to one-by-one ones.
+4. Quality of bfloat16 against float32 (where bfloat16 ran): greedy answers identical,
+   and the mean and largest per-token log-probability difference over float32's answers;
+   and, per dtype, batched answers identical to one-by-one ones.
 
-Greedy, max_tokens 64 (answers end earlier at the end-of-turn token); tokens are the
-generated tokens each side reports.
+Greedy, max_tokens 64; tokens are the generated tokens each side reports.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import sys
 import time
 from pathlib import Path
 
-from hf_batch_throughput import PROMPTS
+from hf_batch_throughput import LONG_PROMPTS, PROMPTS
 from hf_common import parser
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -71,7 +76,7 @@ def first_token(client) -> tuple[float, float]:
     return statistics.median(times[False]), statistics.median(times[True])
 
 
-def vllm_figures(threads: int, tokens: int) -> dict[str, float] | None:
+def vllm_figures(threads: int, tokens: int, dtype: str) -> dict[str, float] | None:
     from serving_engines import Engine, EngineUnavailable, engines_dir, free_port, smollm2_dir, vllm_env
 
     exe = engines_dir() / "vllm" / "bin" / "vllm"
@@ -82,7 +87,7 @@ def vllm_figures(threads: int, tokens: int) -> dict[str, float] | None:
 
     port = free_port()
     command = [str(exe), "serve", str(smollm2_dir()), "--host", "127.0.0.1", "--port", str(port), "--enforce-eager",
-               "--max-model-len", "2048", "--dtype", "bfloat16"]  # fmt: skip
+               "--max-model-len", "2048", "--dtype", dtype]  # fmt: skip
     env = {**vllm_env(), "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     try:
         with Engine("vllm serve", command, port, env=env, ready_path="/health", timeout=300,
@@ -90,79 +95,110 @@ def vllm_figures(threads: int, tokens: int) -> dict[str, float] | None:
             client = llmkit.Client(f"openai:{smollm2_dir()}", base_url=server.base_url, timeout=600)
             client.chat(PROMPTS[0], max_tokens=4, temperature=0)  # warm-up
 
-            async def together() -> list:
-                return await asyncio.gather(*(client.achat(p, max_tokens=tokens, temperature=0) for p in PROMPTS))
+            async def together(prompts: list[str]) -> list:
+                return await asyncio.gather(*(client.achat(p, max_tokens=tokens, temperature=0) for p in prompts))
 
-            runs = []
-            for _ in range(2):
-                start = time.perf_counter()
-                answers = asyncio.run(together())
-                runs.append(_rate(answers, time.perf_counter() - start))
-            single = statistics.median(_stream_rate(client, PROMPTS[1], tokens) for _ in range(2))
-            return {"batched": max(runs), "single": single}
+            figures = {}
+            for name, prompts in (("batched", PROMPTS), ("batched_long", LONG_PROMPTS)):
+                runs = []
+                for _ in range(2):
+                    start = time.perf_counter()
+                    answers = asyncio.run(together(prompts))
+                    runs.append(_rate(answers, time.perf_counter() - start))
+                figures[name] = max(runs)
+            figures["single"] = statistics.median(_stream_rate(client, PROMPTS[1], tokens) for _ in range(2))
+            return figures
     except EngineUnavailable as exc:
         print(f"vLLM: skipped ({str(exc).splitlines()[0]})")
         return None
 
 
-def llmkit_figures(model: str, dtype: str, tokens: int, threads: int) -> tuple[dict[str, float], list, object]:
+def _batch_against_one_by_one(client, prompts: list[str], options: dict, rounds: int) -> dict:
+    """Batched and one-by-one tokens/s of `prompts`, interleaved `rounds` times (best of each)."""
+    batched_rates, seq_rates, ratios = [], [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        batched = client.chat_batch(prompts, **options)
+        batched_rates.append(_rate(batched, time.perf_counter() - start))
+        start = time.perf_counter()
+        one_by_one = [client.chat(p, **options) for p in prompts]
+        seq_rates.append(_rate(one_by_one, time.perf_counter() - start))
+        ratios.append(batched_rates[-1] / seq_rates[-1])
+    lengths = [r.usage.output_tokens for r in batched]
+    return {"batched": max(batched_rates), "one_by_one": max(seq_rates), "ratios": ratios, "answers": one_by_one,
+            "same": sum(a.text == b.text for a, b in zip(batched, one_by_one, strict=True)),
+            "ceiling": sum(lengths) / max(lengths), "tokens": sum(lengths)}  # fmt: skip
+
+
+def llmkit_figures(model: str, dtype: str, tokens: int, threads: int, rounds: int) -> tuple[dict, object]:
     import llmkit
 
     client = llmkit.Client(model, dtype=dtype, threads=threads, batch_size=len(PROMPTS))
     options = {"max_tokens": tokens, "temperature": 0}
     client.chat(PROMPTS[0], max_tokens=4, temperature=0)  # warm-up
-    runs, batched = [], []
-    for _ in range(2):
-        start = time.perf_counter()
-        batched = client.chat_batch(PROMPTS, **options)
-        runs.append(_rate(batched, time.perf_counter() - start))
-    start = time.perf_counter()
-    one_by_one = [client.chat(p, **options) for p in PROMPTS]
-    seq = _rate(one_by_one, time.perf_counter() - start)
-    single = statistics.median(_stream_rate(client, PROMPTS[1], tokens) for _ in range(2))
-    same = sum(a.text == b.text for a, b in zip(batched, one_by_one, strict=True))
-    lengths = [r.usage.output_tokens for r in batched]
-    figures = {"batched": max(runs), "one_by_one": seq, "single": single, "same": same,
-               "ceiling": sum(lengths) / max(lengths)}  # fmt: skip
-    return figures, one_by_one, client
+    figures = {"mixed": _batch_against_one_by_one(client, PROMPTS, options, rounds),
+               "long": _batch_against_one_by_one(client, LONG_PROMPTS, options, rounds),
+               "single": statistics.median(_stream_rate(client, PROMPTS[1], tokens) for _ in range(2))}  # fmt: skip
+    return figures, client
 
 
 def main() -> None:
     p = parser(__doc__)
     p.add_argument("--tokens", type=int, default=64)
+    p.add_argument("--rounds", type=int, default=2, help="interleaved batched / one-by-one rounds per prompt set")
     p.add_argument("--skip-vllm", action="store_true")
     args = p.parse_args()
     threads = args.threads or os.cpu_count() or 1
+    import torch
     from hf_common import model_id
 
-    anchor = None if args.skip_vllm else vllm_figures(threads, args.tokens)
+    from llmkit.cpu import cpu_supports
+
+    native_bf16 = cpu_supports(torch.bfloat16)
+    anchor_dtype = "bfloat16" if native_bf16 else "float32"
+    anchor = None if args.skip_vllm else vllm_figures(threads, args.tokens, anchor_dtype)
     model = model_id(args)
-    fp32, answers32, client32 = llmkit_figures(model, "float32", args.tokens, threads)
-    bf16, answers16, client16 = llmkit_figures(model, "bfloat16", args.tokens, threads)
-    ttft_generate, ttft_loop = first_token(client32)
-    agree = sum(a.text == b.text for a, b in zip(answers32, answers16, strict=True))
-    diffs = []
-    for prompt, answer in zip(PROMPTS, answers32, strict=True):
-        a = client32.logprobs(answer.text, context=prompt)
-        b = client16.logprobs(answer.text, context=prompt)
-        diffs += [abs(x.logprob - y.logprob) for x, y in zip(a.tokens, b.tokens, strict=True)]
+    runs = {"float32": llmkit_figures(model, "float32", args.tokens, threads, args.rounds)}
+    if native_bf16:
+        runs["bfloat16"] = llmkit_figures(model, "bfloat16", args.tokens, threads, args.rounds)
+    ttft_generate, ttft_loop = first_token(runs["float32"][1])
 
     n = len(PROMPTS)
-    print(f"SmolLM2-135M-Instruct, {n} prompts x max {args.tokens} tokens, greedy, {threads} threads")
-    print(f"{'':24}{'batched tok/s':>14}{'single-stream tok/s':>21}{'one-by-one tok/s':>18}{'batch/1-by-1':>14}")
+    print(f"SmolLM2-135M-Instruct, {n} prompts x max {args.tokens} tokens, greedy, {threads} threads, "
+          f"CPU {torch.backends.cpu.get_cpu_capability()}")
+    print(runs["float32"][1].backend.runtime())
+    if not native_bf16:
+        print("bfloat16: skipped (this CPU has no native bfloat16; vLLM runs in float32 too)")
+    print(f"{'':26}{'batched tok/s':>14}{'long batched':>14}{'single-stream tok/s':>21}")
     if anchor:
-        print(f"{'vLLM CPU (bf16)':24}{anchor['batched']:14.1f}{anchor['single']:21.1f}")
-    for name, f in (("llmkit hf: float32", fp32), ("llmkit hf: bfloat16", bf16)):
-        print(f"{name:24}{f['batched']:14.1f}{f['single']:21.1f}{f['one_by_one']:18.1f}"
-              f"{f['batched'] / f['one_by_one']:13.2f}x   ({f['same']}/{n} batched = one-by-one)")  # fmt: skip
+        print(f"{f'vLLM CPU ({anchor_dtype})':26}{anchor['batched']:14.1f}{anchor['batched_long']:14.1f}"
+              f"{anchor['single']:21.1f}")  # fmt: skip
+    for dtype, (f, _) in runs.items():
+        print(f"{f'llmkit hf: {dtype}':26}{f['mixed']['batched']:14.1f}{f['long']['batched']:14.1f}{f['single']:21.1f}")
+    for dtype, (f, _) in runs.items():
+        for name, what in (("mixed", "answers of their own lengths"), ("long", "every answer 64 tokens")):
+            g = f[name]
+            ratios = ", ".join(f"{r:.2f}" for r in g["ratios"])
+            print(f"llmkit {dtype}, batch of {n} vs one by one, {what}: {g['batched']:.1f} vs {g['one_by_one']:.1f} "
+                  f"tok/s, {g['batched'] / g['one_by_one']:.2f}x (rounds {ratios}; target >= 5x; ceiling "
+                  f"{g['ceiling']:.2f}x: {g['tokens']} tokens; {g['same']}/{n} batched = one-by-one)")  # fmt: skip
     if anchor:
-        for name, f in (("float32", fp32), ("bfloat16", bf16)):
-            print(f"llmkit {name} / vLLM: batched {f['batched'] / anchor['batched']:.2f}x, "
-                  f"single stream {f['single'] / anchor['single']:.2f}x   (target >= 1.0)")  # fmt: skip
-    print(f"bfloat16 vs float32: {agree}/{n} greedy answers identical; per-token log-prob difference mean "
-          f"{statistics.mean(diffs):.4f}, max {max(diffs):.4f} nats over {len(diffs)} tokens")  # fmt: skip
-    print(f"batch of 8 vs one by one: target >= 5x; ceiling for these answers {bf16['ceiling']:.2f}x (their tokens / "
-          "the longest one's: the batch runs as many steps as the longest answer has tokens, one by one runs them all)")
+        for dtype, (f, _) in runs.items():
+            if dtype == anchor_dtype or dtype == "bfloat16":
+                print(f"llmkit {dtype} / vLLM {anchor_dtype}: batched {f['mixed']['batched'] / anchor['batched']:.2f}x, "
+                      f"long batched {f['long']['batched'] / anchor['batched_long']:.2f}x, "
+                      f"single stream {f['single'] / anchor['single']:.2f}x   (target >= 1.0)")  # fmt: skip
+    if "bfloat16" in runs:
+        (f32, client32), (f16, client16) = runs["float32"], runs["bfloat16"]
+        answers32, answers16 = f32["mixed"]["answers"], f16["mixed"]["answers"]
+        agree = sum(a.text == b.text for a, b in zip(answers32, answers16, strict=True))
+        diffs = []
+        for prompt, answer in zip(PROMPTS, answers32, strict=True):
+            a = client32.logprobs(answer.text, context=prompt)
+            b = client16.logprobs(answer.text, context=prompt)
+            diffs += [abs(x.logprob - y.logprob) for x, y in zip(a.tokens, b.tokens, strict=True)]
+        print(f"bfloat16 vs float32: {agree}/{n} greedy answers identical; per-token log-prob difference mean "
+              f"{statistics.mean(diffs):.4f}, max {max(diffs):.4f} nats over {len(diffs)} tokens")  # fmt: skip
     print(f"time to first streamed token, float32: generate in a thread {ttft_generate * 1000:.1f} ms, llmkit's loop "
           f"{ttft_loop * 1000:.1f} ms ({ttft_loop / ttft_generate:.2f}x; target <= 1.0)")  # fmt: skip
 

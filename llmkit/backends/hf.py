@@ -101,7 +101,10 @@ class HFBackend(LocalBackend):
         lm = self.engine.lm
         precision = lm.precision or {}
         why = f" ({precision['why']})" if precision.get("why") else ""
-        packed = f", {precision['packed']} linear layers on oneDNN-packed weights" if precision.get("packed") else ""
+        packed = ""
+        if precision.get("packed"):
+            where = " to generate" if precision.get("dtype") == "float32" else ""  # scoring keeps the BLAS's bits
+            packed = f", {precision['packed']} linear layers on oneDNN-packed weights{where}"
         return f"runs on {lm.device} in {precision.get('dtype', '?')}{why}{packed}"
 
     # --- prompts -------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Continuous batching: the `hf` backend's whole answers (chat, complete, chat_batch,
 complete_batch without a grammar) come from a decode loop of llmkit's own over the
-model's forward pass and a DynamicCache, instead of `model.generate` on fixed groups.
+model's forward pass and a KV cache that appends in place (hf_cache), instead of
+`model.generate` on fixed groups.
 
 - Up to `batch_size` rows decode together, one token per row per step. A row that ends
   (an end token, a stop string, its own max_tokens) leaves the batch at once and the next
@@ -34,9 +35,9 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from transformers import DynamicCache, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
-from transformers.cache_utils import DynamicLayer
 
 from ..generation import Generation, SamplingParams, StopMatcher
+from .hf_cache import GrowingLayer, growing_cache
 from .hf_loading import forward_arguments
 
 if TYPE_CHECKING:
@@ -130,9 +131,9 @@ class _Batch:
         mask = torch.zeros((len(prompts), width), dtype=torch.long)
         for i, p in enumerate(prompts):
             ids[i, width - len(p) :], mask[i, width - len(p) :] = torch.tensor(p, dtype=torch.long), 1
-        cache = DynamicCache()
+        cache = growing_cache()
         logits = self._forward(ids, mask, (mask.cumsum(1) - 1).clamp(min=0), cache)
-        if not all(type(layer) is DynamicLayer for layer in cache.layers):
+        if not all(type(layer) is GrowingLayer for layer in cache.layers):
             raise Unmergeable(type(cache.layers[0]).__name__ if cache.layers else "no layers")
         lengths = torch.tensor([len(p) for p in prompts], dtype=torch.long)
         if copies > 1:
@@ -180,7 +181,7 @@ class _Batch:
 
 
 def _layers(cache: DynamicCache) -> list[Any]:
-    """A cache's layers, plain DynamicLayers (join() checked): keys and values (rows, heads, T, dim)."""
+    """A cache's layers, GrowingLayers (join() checked): keys and values (rows, heads, T, dim)."""
     return list(cache.layers)
 
 

@@ -41,6 +41,7 @@ from ..generation import FinishReason, Generation, SamplingParams, StopMatcher, 
 from ..types import StreamEvent, TokenLogprob
 from .hf_hooks import Grammar, QueueStreamer, StopOnFlag, StopOnStrings
 from .hf_loading import LoadedModel
+from .hf_packing import generating
 
 __all__ = ["HFEngine", "author_defaults", "config_window"]
 
@@ -188,10 +189,11 @@ class HFEngine:
         return self._guarded(lambda: self.model.generate(input_ids=input_ids, attention_mask=mask, **kwargs), seed)
 
     def _guarded(self, work: Callable[[], T], seed: int | None) -> T:
-        """`work` under the model's lock, in inference mode, with torch's RNG seeded."""
+        """`work` under the model's lock, in inference mode, with torch's RNG seeded, and
+        float32 linears on their generation kernels (hf_packing)."""
         from .hf_batching import Unmergeable
 
-        with self.lm.lock, torch.inference_mode():
+        with self.lm.lock, torch.inference_mode(), generating():
             if seed is not None:
                 torch.manual_seed(seed)
             try:

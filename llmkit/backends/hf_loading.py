@@ -207,7 +207,7 @@ def _load(spec: str, kind: str, location: str, dev: torch.device, dt: torch.dtyp
     if dev.type == "cpu":
         from .hf_packing import pack_linears
 
-        packed = pack_linears(lm.model)  # bfloat16 only: the same bits, faster (hf_packing)
+        packed = pack_linears(lm.model)  # bfloat16: the same bits; float32: for generation (hf_packing)
         if packed:
             lm.precision["packed"] = packed
     return lm

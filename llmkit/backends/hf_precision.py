@@ -84,13 +84,14 @@ def _decode_seconds(model: Any) -> float:
     from transformers import DynamicCache
 
     from .hf_loading import forward_arguments
+    from .hf_packing import generating
 
     key, last_only = forward_arguments(model)
     vocab = int(model.get_input_embeddings().weight.shape[0])
     generator = torch.Generator().manual_seed(0)
     ids = torch.randint(0, vocab, (1, 32), generator=generator)
     cache = DynamicCache()
-    with torch.inference_mode():
+    with torch.inference_mode(), generating():  # the kernels generation runs on (hf_packing)
         model(input_ids=ids, use_cache=True, **{key: cache}, **last_only)
         step = ids[:, -1:]
         model(input_ids=step, use_cache=True, **{key: cache})
@@ -118,9 +119,10 @@ def choose_cpu_dtype(model: Any, name: str) -> tuple[Any, dict[str, Any]]:
         return model, {"dtype": "float32", "why": "dtype=auto: this CPU has no native bfloat16"}
     verdict = verdict_for(model)
     if verdict is None:
+        pack_linears(model)  # each dtype timed as it would run (hf_packing); a copy is not packed
         fp32 = _decode_seconds(model)
         fast = copy.deepcopy(model).to(torch.bfloat16)
-        pack_linears(fast)  # as the model would run (hf_packing)
+        pack_linears(fast)
         bf16 = _decode_seconds(fast)
         del fast
         speedup = fp32 / bf16

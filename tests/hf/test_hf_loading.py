@@ -23,7 +23,10 @@ def test_loads_a_directory_on_cpu_fp32(tiny):
     assert tiny.capabilities.streaming and tiny.capabilities.logprobs and tiny.capabilities.multiple_samples
 
 
-def test_same_model_is_loaded_once(tiny_dir):
+def test_same_model_is_loaded_once(tiny_dir, monkeypatch):
+    from llmkit.backends import hf_precision
+
+    monkeypatch.setattr(hf_precision, "cpu_supports", lambda dtype: True)  # bfloat16 loads on any CPU (emulated)
     a = llmkit.Client(f"hf:{tiny_dir}")
     b = llmkit.Client(f"hf:{tiny_dir}/")
     assert a.backend.engine.lm is b.backend.engine.lm

@@ -1,6 +1,7 @@
-"""oneDNN-prepacked bfloat16 linears (backends/hf_packing): the same bits as the plain
-model, the ordinary module to everything that inspects it, and no packing where the
-kernel would round differently (float32) or a layer's probe disagrees."""
+"""oneDNN-prepacked linears (backends/hf_packing). bfloat16: the same bits as the plain
+model, the ordinary module to everything that inspects it, and no packing where a
+layer's probe disagrees. float32: oneDNN only while generating, the BLAS's bits for
+everything else (log-probabilities, the compressor), and no copy past the memory budget."""
 
 from __future__ import annotations
 
@@ -70,12 +71,95 @@ def test_a_packed_model_looks_like_the_plain_one(tiny_dir):
     assert packed.model.layers[0].mlp.up_proj.weight.grad is not None
 
 
-def test_float32_is_not_packed(tiny_dir):
-    model = AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32).eval()
-    assert hf_packing.pack_linears(model) == 0
+needs_onednn = pytest.mark.skipif(not hf_packing._available(), reason="torch has no oneDNN")
+
+
+def _fp32(tiny_dir) -> torch.nn.Module:
+    return AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32).eval()
+
+
+def _counting(monkeypatch) -> list[int]:
+    calls: list[int] = []
+    real = hf_packing._onednn_linear
+    monkeypatch.setattr(hf_packing, "_onednn_linear", lambda x, w, b: calls.append(1) or real(x, w, b))
+    return calls
+
+
+@needs_onednn
+def test_float32_uses_onednn_only_while_generating(tiny_dir, monkeypatch):
+    """Outside `generating()` a packed float32 model gives the plain model's bits (what
+    log-probabilities and compressed files rely on); inside, the oneDNN kernel computes."""
+    plain = _fp32(tiny_dir)
+    packed = copy.deepcopy(plain)
+    linears = sum(type(m) is torch.nn.Linear for m in packed.modules())
+    assert hf_packing.pack_linears(packed) == linears == hf_packing.packed_count(packed)
+    calls = _counting(monkeypatch)
+    want_tokens, want_logits = _greedy(plain)
+    got_tokens, got_logits = _greedy(packed)
+    assert calls == []
+    assert all(torch.equal(a, b) for a, b in zip(got_logits, want_logits, strict=True))
+    with hf_packing.generating():
+        fast_tokens, fast_logits = _greedy(packed)
+    assert len(calls) >= linears
+    assert torch.equal(fast_tokens, want_tokens)
+    assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(fast_logits, want_logits, strict=True))
+
+
+@needs_onednn
+def test_float32_generation_rows_do_not_depend_on_the_batch(tiny_dir):
+    """Each row's logits are the same bits alone as in a batch of three: why batched greedy
+    answers equal one-by-one answers."""
+    model = _fp32(tiny_dir)
+    hf_packing.pack_linears(model)
+    ids = torch.tensor([[5, 9, 14, 3, 7], [2, 2, 8, 11, 4], [13, 6, 1, 10, 12]])
+    with torch.inference_mode(), hf_packing.generating():
+        together = model(input_ids=ids).logits
+        alone = torch.cat([model(input_ids=ids[i : i + 1]).logits for i in range(3)])
+    assert torch.equal(together, alone)
+
+
+@needs_onednn
+def test_float32_past_the_memory_budget_is_not_packed(tiny_dir):
+    model = _fp32(tiny_dir)
+    assert hf_packing.pack_linears(model, budget=1000) == 0
+    assert hf_packing.packed_count(model) == 0
+    bf16 = _fp32(tiny_dir).to(torch.bfloat16)  # the budget is float32's: bfloat16 is packed where it is exact
+    assert hf_packing.pack_linears(bf16, budget=0) == hf_packing.packed_count(bf16)
+
+
+@needs_onednn
+def test_a_model_cast_after_packing_runs_plain_until_packed_again(tiny_dir, monkeypatch):
+    model = _fp32(tiny_dir)
+    linears = hf_packing.pack_linears(model)
+    model.to(torch.float64)  # a dtype oneDNN is not asked for: the float32 copies must not be used
+    calls = _counting(monkeypatch)
+    with torch.inference_mode(), hf_packing.generating():
+        model(input_ids=torch.tensor([[5, 9, 14]], dtype=torch.long))
+    assert calls == [] and hf_packing.packed_count(model) == 0
+    model.to(torch.float32)
+    assert hf_packing.packed_count(model) == 0  # new tensors, even with the same values
+    assert hf_packing.pack_linears(model) == linears  # stale copies are replaced, not kept
+    with torch.no_grad():
+        model.lm_head.weight.mul_(2)  # written in place (load_state_dict copies in place)
+    assert hf_packing.packed_count(model) == linears - 1
+
+
+@needs_onednn
+def test_the_client_generates_on_onednn_and_scores_on_the_blas(tiny_dir, monkeypatch):
     with llmkit.Client(f"hf:{tiny_dir}") as client:
-        assert hf_packing.packed_count(client.backend.engine.model) == 0
-        assert "packed" not in client.backend.runtime()
+        model = client.backend.engine.model
+        assert hf_packing.packed_count(model) == sum(type(m) is torch.nn.Linear for m in model.modules())
+        assert "oneDNN-packed weights to generate" in client.backend.runtime()
+        calls = _counting(monkeypatch)
+        client.logprobs("The cat sat on the mat.")
+        client.next_token_logprobs([client.tokenize("The cat sat")])
+        assert calls == []  # scoring and the compressor's distributions: the plain float32 path
+        client.chat("Hello", max_tokens=3, temperature=0)
+        assert calls  # generation: oneDNN
+        calls.clear()
+        with client.stream("Hello", max_tokens=3, temperature=0) as stream:
+            list(stream)
+        assert calls
 
 
 @needs_bf16
@@ -122,8 +206,8 @@ def test_a_copy_of_a_packed_model_runs_the_ordinary_way(tiny_dir):
 
 @needs_bf16
 def test_auto_measures_bfloat16_as_it_would_run_packed(tiny_dir, monkeypatch):
-    """dtype="auto" times the bfloat16 copy with its linears packed, as the model would
-    run once chosen, and the chosen model is packed too."""
+    """dtype="auto" times float32 and the bfloat16 copy with their linears packed, as each
+    would run once chosen, and the chosen model is packed too."""
     from llmkit.backends import hf_precision
 
     packed_when_timed = []
@@ -138,5 +222,5 @@ def test_auto_measures_bfloat16_as_it_would_run_packed(tiny_dir, monkeypatch):
         model = client.backend.engine.model
         assert next(model.parameters()).dtype == torch.bfloat16
         linears = sum(type(m) is torch.nn.Linear for m in model.modules())
-        assert packed_when_timed == [0, linears]
+        assert packed_when_timed == [linears, linears]
         assert hf_packing.packed_count(model) == linears

@@ -12,7 +12,7 @@ pytest.importorskip("transformers")
 import torch
 
 import llmkit
-from llmkit.backends import hf_precision
+from llmkit.backends import hf_packing, hf_precision
 from llmkit.config import cache_dir
 from llmkit.cpu import cpu_supports
 from llmkit.errors import ConfigurationError
@@ -25,7 +25,10 @@ def _dtype(client: llmkit.Client) -> torch.dtype:
 def test_float32_is_the_default_and_runtime_says_so(tiny_dir):
     with llmkit.Client(f"hf:{tiny_dir}") as client:
         assert _dtype(client) == torch.float32
-        assert client.backend.runtime() == "runs on cpu in float32 (the default)"
+        runtime = client.backend.runtime()
+        assert runtime.startswith("runs on cpu in float32 (the default)")
+        if hf_packing._available():  # float32 linears packed for generation only (scores keep the BLAS's bits)
+            assert runtime.endswith(" linear layers on oneDNN-packed weights to generate")
 
 
 @pytest.mark.parametrize("asked", ["bfloat16", "float16"])
