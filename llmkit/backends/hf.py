@@ -99,6 +99,7 @@ class HFBackend(LocalBackend):
 
     def runtime(self) -> str | None:
         lm = self.engine.lm
+        lm.ready()
         precision = lm.precision or {}
         why = f" ({precision['why']})" if precision.get("why") else ""
         packed = ""

@@ -1,8 +1,9 @@
 """A KV cache for llmkit's decode loop that appends in place instead of concatenating.
 
 transformers' `DynamicLayer` appends each step's keys and values with `torch.cat`, which
-copies the whole cache of every layer at every step: with 8 rows that copy took about a
-third of a SmolLM2 decode step here (torch.profiler, 2 threads). `GrowingLayer` keeps
+copies the whole cache of every layer at every step: with 8 rows a SmolLM2 decode step
+took 88.7 ms with it and 81.4 ms without, at 45 tokens of context (111.6 and 101.0 ms at
+500; AVX2, 2 threads, float32 on oneDNN). `GrowingLayer` keeps
 each layer's keys and values in a buffer with room to spare and writes a step into it;
 `keys`/`values` are views of the filled part, so attention reads the same numbers (the
 logits are bit-identical to DynamicLayer's, tested). When the buffer is full it grows by

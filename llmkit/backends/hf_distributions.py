@@ -76,6 +76,7 @@ def _private_copy(engine: HFEngine, adapt: Adaptation) -> tuple[Any, OnlineLearn
     if _conditioning_token(engine) is None:
         raise InvalidOptionError(f"{engine.name} has no BOS or EOS token to start rows with: it cannot adapt",
                                  hint="Compress without adapt.")  # fmt: skip
+    engine.lm.ready()  # no layer is being packed while it is copied
     model = copy.deepcopy(engine.model).float().eval()
     return model, OnlineLearner(trainable_parameters(model, adapt.layers), adapt)
 

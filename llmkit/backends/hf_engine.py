@@ -193,6 +193,7 @@ class HFEngine:
         float32 linears on their generation kernels (hf_packing)."""
         from .hf_batching import Unmergeable
 
+        self.lm.ready()
         with self.lm.lock, torch.inference_mode(), generating():
             if seed is not None:
                 torch.manual_seed(seed)

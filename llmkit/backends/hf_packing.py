@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import types
 import weakref
 from collections.abc import Iterator
@@ -130,10 +131,11 @@ def _linears(model: Any) -> list[nn.Linear]:
             and m.weight.dtype in (torch.bfloat16, torch.float32)]  # fmt: skip
 
 
-def pack_linears(model: Any, budget: int | None = None) -> int:
+def pack_linears(model: Any, budget: int | None = None, stop: threading.Event | None = None) -> int:
     """Pack the `nn.Linear` weights of a CPU model in place (bfloat16 always, float32 when
     its copy fits in `budget` bytes, by default `fp32_budget()`); how many were packed now
-    (0 where oneDNN is not there, or the model is on another device)."""
+    (0 where oneDNN is not there, or the model is on another device). `stop` set ends it
+    after the layer at hand."""
     if not _available():
         return 0
     todo = [m for m in _linears(model) if not _current(m)]
@@ -142,6 +144,8 @@ def pack_linears(model: Any, budget: int | None = None) -> int:
         todo = [m for m in todo if m.weight.dtype != torch.float32]
     count = 0
     for module in todo:
+        if stop is not None and stop.is_set():
+            break
         _PACKED.pop(module, None)  # a copy of weights since cast or loaded
         try:
             count += _pack(module)

@@ -148,6 +148,7 @@ def test_a_model_cast_after_packing_runs_plain_until_packed_again(tiny_dir, monk
 def test_the_client_generates_on_onednn_and_scores_on_the_blas(tiny_dir, monkeypatch):
     with llmkit.Client(f"hf:{tiny_dir}") as client:
         model = client.backend.engine.model
+        client.backend.engine.lm.ready()  # packed in a thread after loading
         assert hf_packing.packed_count(model) == sum(type(m) is torch.nn.Linear for m in model.modules())
         assert "oneDNN-packed weights to generate" in client.backend.runtime()
         calls = _counting(monkeypatch)
@@ -176,6 +177,7 @@ def test_the_client_packs_bfloat16_and_answers_as_the_plain_model(tiny_dir):
     plain = _bf16(tiny_dir)
     with llmkit.Client(f"hf:{tiny_dir}", dtype="bfloat16") as client:
         model = client.backend.engine.model
+        client.backend.engine.lm.ready()
         assert hf_packing.packed_count(model) == sum(type(m) is torch.nn.Linear for m in model.modules())
         assert torch.equal(_greedy(model)[0], _greedy(plain)[0])
 
@@ -220,7 +222,59 @@ def test_auto_measures_bfloat16_as_it_would_run_packed(tiny_dir, monkeypatch):
     llmkit.clear_caches()
     with llmkit.Client(f"hf:{tiny_dir}", dtype="auto") as client:
         model = client.backend.engine.model
+        client.backend.engine.lm.ready()
         assert next(model.parameters()).dtype == torch.bfloat16
         linears = sum(type(m) is torch.nn.Linear for m in model.modules())
         assert packed_when_timed == [linears, linears]
         assert hf_packing.packed_count(model) == linears
+
+
+@needs_onednn
+def test_loading_returns_before_packing_ends_and_generation_waits_for_it(tiny_dir, monkeypatch):
+    """The weights are reordered in a thread, so a chat's model is there at once; the
+    first generation waits for the packing (its answer never mixes kernels)."""
+    import threading
+
+    release = threading.Event()
+    real, real_linear = hf_packing.pack_linears, hf_packing._onednn_linear
+
+    def slow(model, budget=None, stop=None):
+        release.wait(30)
+        return real(model, budget, stop)
+
+    monkeypatch.setattr(hf_packing, "pack_linears", slow)
+    llmkit.clear_caches()
+    with llmkit.Client(f"hf:{tiny_dir}") as client:
+        lm = client.backend.engine.lm
+        assert hf_packing.packed_count(lm.model) == 0  # loaded, not yet packed
+        client.logprobs("The cat sat.")  # scoring does not wait: it runs plain either way
+        generating: list[bool] = []  # per oneDNN call: inside generating() (the probes of packing are not)
+        monkeypatch.setattr(hf_packing, "_onednn_linear",
+                            lambda x, w, b: generating.append(hf_packing._GENERATING.get()) or real_linear(x, w, b))  # fmt: skip
+        threading.Timer(0.3, release.set).start()
+        client.chat("Hello", max_tokens=3, temperature=0)
+        assert hf_packing.packed_count(lm.model) == sum(type(m) is torch.nn.Linear for m in lm.model.modules())
+        assert hf_packing.packed_count(lm.model) > 0 and True in generating  # the answer on the packed kernels
+    llmkit.clear_caches()
+
+
+@needs_onednn
+def test_a_model_leaving_the_cache_stops_its_packing(tiny_dir, monkeypatch):
+    """Clearing the cache stops the packer after the layer at hand (a file the weights are
+    mapped from may be rewritten next) and waits for it."""
+    real = hf_packing.pack_linears
+    started = []
+
+    def held_until_stopped(model, budget=None, stop=None):
+        started.append(stop)
+        stop.wait(30)  # set by close()
+        return real(model, budget, stop)
+
+    monkeypatch.setattr(hf_packing, "pack_linears", held_until_stopped)
+    llmkit.clear_caches()
+    client = llmkit.Client(f"hf:{tiny_dir}")
+    lm = client.backend.engine.lm
+    client.close()
+    llmkit.clear_caches()  # the idle model is closed
+    assert started and started[0].is_set()
+    assert lm._packing is None and hf_packing.packed_count(lm.model) == 0  # stopped before any layer
