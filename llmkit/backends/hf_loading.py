@@ -76,41 +76,19 @@ class LoadedModel:
     mergeable: bool | None = None  # whether its cache merges row by row (hf_batching); None: not tried yet
     fingerprint: Any = field(default=None, repr=False)  # digests of weights and tokenizer, made on first use
     precision: dict[str, Any] = field(default_factory=dict)  # the dtype it runs in and why (hf_precision)
-    _packing: threading.Thread | None = field(default=None, repr=False)
-    _stop_packing: threading.Event = field(default_factory=threading.Event, repr=False)
-
-    def start_packing(self) -> None:
-        """Pack the linears for oneDNN (hf_packing) in a thread: reordering SmolLM2's weights
-        takes about 0.6 s here, which a chat's first answer need not wait for when the user
-        is still typing. `ready()` waits for it; `close()` stops it after the layer at hand
-        (the weights may be mapped from a file that is about to change)."""
-
-        def work() -> None:
-            from .hf_packing import pack_linears
-
-            try:
-                packed = pack_linears(self.model, stop=self._stop_packing)
-            except Exception:  # noqa: BLE001 - whatever oneDNN raises, the model runs unpacked
-                return
-            if packed:
-                self.precision["packed"] = packed
-
-        # not a daemon: interpreter shutdown waits for the layer being reordered
-        self._packing = threading.Thread(target=work, name="llmkit-hf-packing")
-        self._packing.start()
+    packer: Any = field(default=None, repr=False)  # hf_packing.Packer: the linears packed in a thread after load
 
     def ready(self) -> None:
         """Wait for the packing to end: generating, copying the model and saying how it
         runs need it done (scoring does not: it runs on the plain weights either way)."""
-        packing = self._packing
-        if packing is not None:
-            packing.join()
-            self._packing = None
+        if self.packer is not None:
+            self.packer.wait()
 
     def close(self) -> None:
-        """Leaving the cache: stop packing (the layers packed so far stay packed)."""
-        self._stop_packing.set()
-        self.ready()
+        """Leaving the cache: stop packing (the weights may be mapped from a file that is
+        about to change; the layers packed so far stay packed)."""
+        if self.packer is not None:
+            self.packer.stop()
 
 
 def forward_arguments(model: Any) -> tuple[str, dict[str, Any]]:
@@ -240,7 +218,10 @@ def _load(spec: str, kind: str, location: str, dev: torch.device, dt: torch.dtyp
         why = "dtype=auto: the checkpoint's" if dt == "auto" else "the default" if dt == pick_dtype(None, dev) else "asked for"
         lm.precision = {"dtype": str(next(lm.model.parameters()).dtype).removeprefix("torch."), "why": why}
     if dev.type == "cpu":
-        lm.start_packing()  # bfloat16: the same bits; float32: for generation (hf_packing)
+        from .hf_packing import Packer
+
+        # bfloat16: the same bits; float32: for generation (hf_packing)
+        lm.packer = Packer(lm.model, lambda packed: lm.precision.update(packed=packed) if packed else None)
     return lm
 
 

@@ -32,14 +32,14 @@ import os
 import threading
 import types
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any, NamedTuple
 
 import torch
 from torch import nn
 
-__all__ = ["fp32_budget", "generating", "pack_linears", "packed_count"]
+__all__ = ["Packer", "fp32_budget", "generating", "pack_linears", "packed_count"]
 
 
 class _Packed(NamedTuple):
@@ -162,3 +162,36 @@ def packed_count(model: Any) -> int:
 def _current(layer: nn.Module) -> bool:
     entry = _PACKED.get(layer)
     return entry is not None and entry.source == _stamp(layer.weight)  # type: ignore[arg-type]
+
+
+class Packer:
+    """`pack_linears(model)` in a thread, started at once: reordering SmolLM2's weights
+    takes about 0.6 s here, which loading (and a chat whose user is still typing) need not
+    wait for. `on_done(count)` runs in the thread when it ends. Not a daemon thread:
+    interpreter shutdown waits for the layer being reordered."""
+
+    def __init__(self, model: Any, on_done: Callable[[int], None]) -> None:
+        self._stop = threading.Event()
+
+        def work() -> None:
+            try:
+                packed = pack_linears(model, stop=self._stop)
+            except Exception:  # noqa: BLE001 - whatever oneDNN raises, the model runs unpacked
+                return
+            on_done(packed)
+
+        self._thread = threading.Thread(target=work, name="llmkit-hf-packing")
+        self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def wait(self) -> None:
+        """Until the packing has ended."""
+        self._thread.join()
+
+    def stop(self) -> None:
+        """End the packing after the layer at hand, and wait for it."""
+        self._stop.set()
+        self._thread.join()

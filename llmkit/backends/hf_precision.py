@@ -81,8 +81,8 @@ def verdict_for(model: Any) -> dict[str, Any] | None:
 def _decode_seconds(model: Any) -> float:
     """Seconds per decode step, batch 1, after a 32-token prompt."""
     import torch
-    from transformers import DynamicCache
 
+    from .hf_cache import growing_cache
     from .hf_loading import forward_arguments
     from .hf_packing import generating
 
@@ -90,8 +90,8 @@ def _decode_seconds(model: Any) -> float:
     vocab = int(model.get_input_embeddings().weight.shape[0])
     generator = torch.Generator().manual_seed(0)
     ids = torch.randint(0, vocab, (1, 32), generator=generator)
-    cache = DynamicCache()
-    with torch.inference_mode(), generating():  # the kernels generation runs on (hf_packing)
+    cache = growing_cache()  # the cache and kernels generation runs on (hf_cache, hf_packing)
+    with torch.inference_mode(), generating():
         model(input_ids=ids, use_cache=True, **{key: cache}, **last_only)
         step = ids[:, -1:]
         model(input_ids=step, use_cache=True, **{key: cache})

@@ -277,4 +277,4 @@ def test_a_model_leaving_the_cache_stops_its_packing(tiny_dir, monkeypatch):
     client.close()
     llmkit.clear_caches()  # the idle model is closed
     assert started and started[0].is_set()
-    assert lm._packing is None and hf_packing.packed_count(lm.model) == 0  # stopped before any layer
+    assert not lm.packer.alive and hf_packing.packed_count(lm.model) == 0  # stopped before any layer
