@@ -148,6 +148,8 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=2, help="interleaved batched / one-by-one rounds per prompt set")
     p.add_argument("--skip-vllm", action="store_true")
     args = p.parse_args()
+    if args.rounds < 1 or args.tokens < 1:
+        p.error("--rounds and --tokens must be at least 1")
     threads = args.threads or os.cpu_count() or 1
     import torch
     from hf_common import model_id
