@@ -112,8 +112,9 @@ class GenerationStream:
 class MiniEngine:
     def __init__(self, checkpoint: Checkpoint, *, name: str | None = None, threads: int | None = None) -> None:
         if threads is not None:
-            if threads < 1:
-                raise InvalidOptionError(f"threads must be >= 1, got {threads}")
+            if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+                also = " (threads='auto', measured, is for hf: models)" if threads == "auto" else ""
+                raise InvalidOptionError(f"threads must be an int >= 1, got {threads!r}{also}")
             torch.set_num_threads(threads)  # process-wide: only when asked for explicitly
         self.model: GPT = checkpoint.model.eval().inference_layout()  # column-major weights: faster decoding
         self.decoder = Decoder(self.model)  # the cached-decoding fast path (generation, the stepper)

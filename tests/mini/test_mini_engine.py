@@ -271,6 +271,8 @@ def test_score_is_prefix_stable_and_handles_long_text(engine: MiniEngine) -> Non
 def test_threads_option(random_ckpt) -> None:
     with pytest.raises(InvalidOptionError, match="threads"):
         MiniEngine.load(random_ckpt, threads=0)
+    with pytest.raises(InvalidOptionError, match=r"got 'auto' \(threads='auto', measured, is for hf: models\)"):
+        MiniEngine.load(random_ckpt, threads="auto")  # a clear error, not a TypeError from comparing str < int
     current = torch.get_num_threads()
     assert MiniEngine.load(random_ckpt, threads=current).threads == current
 
