@@ -28,8 +28,9 @@ long = "Summarize: " + "words " * 20_000
 for r in client.chat_batch(["Say hi.", "What is 2+2?", long], max_tokens=12):
     print("batch:  ", r.text if r.error is None else f"refused: {r.error.message}")
 
-# dtype="auto" measures bfloat16 against float32 on this CPU once, and keeps the faster
-fast = llmkit.Client(os.path.expanduser(args.model), dtype="auto", temperature=0, max_tokens=24)
+# dtype="auto" measures bfloat16 against float32 on this CPU once, and keeps the faster;
+# threads="auto" measures the thread count (process-wide) at batch 1 and batch_size
+fast = llmkit.Client(os.path.expanduser(args.model), dtype="auto", threads="auto", temperature=0, max_tokens=24)
 print("runtime:", fast.backend.runtime())
 
 print(f"score:   {client.logprobs('The cat sat on the mat.').bits_per_byte:.2f} bits per byte")

@@ -58,7 +58,8 @@ class HFBackend(LocalBackend):
         "device": "torch device: auto (default: cuda when present, else cpu), cpu, cuda, cuda:1, mps",
         "dtype": "weights dtype: float32 (default on cpu), bfloat16 (default on cuda), float16, or auto (on cpu: "
                  "bfloat16 where measured faster here, else float32; on a gpu: the checkpoint's)",
-        "threads": "torch threads (process-wide; on few cores 1 is often fastest for one prompt)",
+        "threads": "torch threads (process-wide; on few cores 1 is often fastest for one prompt), or auto: the "
+                   "count measured fastest here at batch 1 and batch_size (remembered per model and machine)",
         "trust_remote_code": "run the model repository's own Python code (default false)",
         "revision": "hub branch, tag or commit (hub ids only)",
         "batch_size": "prompts generated together by chat_batch/complete_batch (default 8)",
@@ -72,17 +73,27 @@ class HFBackend(LocalBackend):
         super().__init__(model, **settings)
         for name in ("threads", "batch_size", "context_window"):
             value = settings.get(name)
+            if name == "threads" and value == "auto":
+                continue
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise InvalidOptionError(f"{name}={value!r} is invalid: it must be an int >= 1")
+                also = " or 'auto' (measured)" if name == "threads" else ""
+                raise InvalidOptionError(f"{name}={value!r} is invalid: it must be an int >= 1{also}")
         trust = settings.get("trust_remote_code", False)
         if not isinstance(trust, bool):  # "False" is truthy: running a repository's code needs a real True
             raise InvalidOptionError(f"trust_remote_code={trust!r} is invalid: it must be true or false")
         threads = settings.get("threads")
-        if threads is not None:
+        if isinstance(threads, int):
             import torch
 
             torch.set_num_threads(threads)
         engine = self.engine  # load now: a missing model is an error when the client is made
+        self.threads: dict[str, Any] = {}  # what threads="auto" measured (hf_threads)
+        if threads == "auto" and engine.lm.device.type == "cpu":
+            from .hf_threads import choose_threads
+
+            engine.lm.ready()  # timed on the packed kernels, with no packing thread beside it
+            with engine.lm.lock:
+                self.threads = choose_threads(engine.lm.model, engine.lm.name, engine.batch_size)
         self.formatter = ChatFormatter(engine.tokenizer, model)
         self.completion_model = self.formatter.fallback  # no chat template: a base model, treated as such
         if engine.fim:
@@ -106,7 +117,8 @@ class HFBackend(LocalBackend):
         if precision.get("packed"):
             where = " to generate" if precision.get("dtype") == "float32" else ""  # scoring keeps the BLAS's bits
             packed = f", {precision['packed']} linear layers on oneDNN-packed weights{where}"
-        return f"runs on {lm.device} in {precision.get('dtype', '?')}{why}{packed}"
+        threads = f", {self.threads['threads']} threads ({self.threads['why']})" if self.threads else ""
+        return f"runs on {lm.device} in {precision.get('dtype', '?')}{why}{threads}{packed}"
 
     # --- prompts -------------------------------------------------------------------
 

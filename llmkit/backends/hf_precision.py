@@ -30,7 +30,7 @@ from ..errors import ConfigurationError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["GAIN", "check_cpu_dtype", "choose_cpu_dtype", "measured", "verdict_for"]
+__all__ = ["GAIN", "check_cpu_dtype", "choose_cpu_dtype", "decode_seconds", "measured", "remember", "remembered", "verdict_for"]
 
 GAIN = 1.1  # bfloat16 must be this much faster to be chosen
 _STEPS = 4  # decode steps timed per dtype (after one untimed step)
@@ -74,12 +74,11 @@ def _read() -> dict[str, Any]:
 
 def verdict_for(model: Any) -> dict[str, Any] | None:
     """The remembered measurement for this model on this machine, if any."""
-    found = _read().get(_key(model))
-    return found if isinstance(found, dict) else None
+    return remembered(_key(model))
 
 
-def _decode_seconds(model: Any) -> float:
-    """Seconds per decode step, batch 1, after a 32-token prompt."""
+def decode_seconds(model: Any, batch: int = 1, steps: int = _STEPS) -> float:
+    """Seconds per decode step of `batch` rows, after a 32-token prompt (also hf_threads)."""
     import torch
 
     from .hf_cache import growing_cache
@@ -89,22 +88,24 @@ def _decode_seconds(model: Any) -> float:
     key, last_only = forward_arguments(model)
     vocab = int(model.get_input_embeddings().weight.shape[0])
     generator = torch.Generator().manual_seed(0)
-    ids = torch.randint(0, vocab, (1, 32), generator=generator)
+    ids = torch.randint(0, vocab, (batch, 32), generator=generator)
     cache = growing_cache()  # the cache and kernels generation runs on (hf_cache, hf_packing)
     with torch.inference_mode(), generating():
         model(input_ids=ids, use_cache=True, **{key: cache}, **last_only)
         step = ids[:, -1:]
         model(input_ids=step, use_cache=True, **{key: cache})
         start = time.perf_counter()
-        for _ in range(_STEPS):
+        for _ in range(steps):
             model(input_ids=step, use_cache=True, **{key: cache})
-    return (time.perf_counter() - start) / _STEPS
+    return (time.perf_counter() - start) / steps
 
 
-def measured(name: str) -> dict[str, Any] | None:
-    """The measurement remembered for the model called `name` (any thread count), for
-    listings that do not load the model (`llmkit models`)."""
-    found = [v for v in _read().values() if isinstance(v, dict) and v.get("model") == name]
+def measured(name: str, kind: str = "dtype") -> dict[str, Any] | None:
+    """The `kind` of measurement ("dtype", or "threads": hf_threads) remembered for the
+    model called `name` (any thread count), for listings that do not load the model
+    (`llmkit models`)."""
+    found = [v for v in _read().values()
+             if isinstance(v, dict) and v.get("model") == name and v.get("kind", "dtype") == kind]  # fmt: skip
     return found[-1] if found else None
 
 
@@ -120,10 +121,10 @@ def choose_cpu_dtype(model: Any, name: str) -> tuple[Any, dict[str, Any]]:
     verdict = verdict_for(model)
     if verdict is None:
         pack_linears(model)  # each dtype timed as it would run (hf_packing); a copy is not packed
-        fp32 = _decode_seconds(model)
+        fp32 = decode_seconds(model)
         fast = copy.deepcopy(model).to(torch.bfloat16)
         pack_linears(fast)
-        bf16 = _decode_seconds(fast)
+        bf16 = decode_seconds(fast)
         del fast
         speedup = fp32 / bf16
         verdict = {"dtype": "bfloat16" if speedup >= GAIN else "float32", "speedup": round(speedup, 2), "model": name,
@@ -135,10 +136,20 @@ def choose_cpu_dtype(model: Any, name: str) -> tuple[Any, dict[str, Any]]:
 
 
 def _remember(model: Any, verdict: dict[str, Any]) -> None:
+    remember(_key(model), verdict)
+
+
+def remembered(key: str) -> dict[str, Any] | None:
+    """A verdict stored under `key` in cache/precision.json (also hf_threads')."""
+    found = _read().get(key)
+    return found if isinstance(found, dict) else None
+
+
+def remember(key: str, verdict: dict[str, Any]) -> None:
     from ..atomic import write_text_atomic
 
     data = _read()
-    data[_key(model)] = verdict
+    data[key] = verdict
     try:
         path = _path()
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -112,10 +112,11 @@ def _precision_note(provider: str, path: str) -> str:
 
     from llmkit.backends.hf_precision import measured
 
-    verdict = measured(Path(path).name)
+    verdict, threads = measured(Path(path).name), measured(Path(path).name, "threads")
+    counted = f"; threads=auto: {threads['threads']} of {threads.get('cores', '?')} cores" if threads else ""
     if verdict is None:
-        return "; float32 by default (dtype=auto: not measured here yet)"
-    return f"; float32 by default, dtype=auto: {verdict['dtype']} ({verdict.get('speedup', '?')}x measured here)"
+        return f"; float32 by default (dtype=auto: not measured here yet){counted}"
+    return f"; float32 by default, dtype=auto: {verdict['dtype']} ({verdict.get('speedup', '?')}x measured here){counted}"
 
 
 def model_candidates() -> list[str]:

@@ -84,3 +84,21 @@ def test_smollm2_structured_output_and_a_tool_call_through_an_agent(smollm2):
                 llmkit.tool_result(get_weather(**first.tool_calls[0].args), tool_call_id=first.tool_calls[0].id)]
     final = client.chat(messages, tools=[get_weather], tool_choice="none")
     assert "4" in final.text
+
+
+def test_smollm2_threads_auto_measures_a_count_and_answers(smollm2):
+    """threads="auto" on the real model: a measured count is set, said, and generation runs."""
+    import torch
+
+    from llmkit.backends import hf_threads
+
+    before = torch.get_num_threads()
+    try:
+        client = llmkit.Client(f"hf:{smollm2}", threads="auto", batch_size=4)
+        verdict = client.backend.threads
+        assert verdict["threads"] == torch.get_num_threads()
+        assert set(verdict["single"]) == set(verdict["batched"]) == {str(n) for n in hf_threads.candidates(verdict["cores"])}
+        assert f"{verdict['threads']} threads (threads=auto: " in client.backend.runtime()
+        assert "Paris" in client.chat("What is the capital of France?", max_tokens=12, temperature=0).text
+    finally:
+        torch.set_num_threads(before)

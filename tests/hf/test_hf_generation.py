@@ -199,7 +199,7 @@ def test_hf_local_example(tiny_dir):
     r = subprocess.run([sys.executable, str(example), "--model", f"hf:{tiny_dir}"], capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    for label in ("chat:", "stream:", "batch:", "score:", "runtime: runs on cpu in "):
+    for label in ("chat:", "stream:", "batch:", "score:", "runtime: runs on cpu in ", " threads (threads=auto: "):
         assert label in r.stdout
     assert "batch:   refused: batch item #2: " in r.stdout  # the rest of the batch answered
 

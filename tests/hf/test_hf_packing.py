@@ -218,7 +218,7 @@ def test_auto_measures_bfloat16_as_it_would_run_packed(tiny_dir, monkeypatch):
         packed_when_timed.append(hf_packing.packed_count(model))
         return 2.0 if next(model.parameters()).dtype == torch.float32 else 1.0
 
-    monkeypatch.setattr(hf_precision, "_decode_seconds", seconds)
+    monkeypatch.setattr(hf_precision, "decode_seconds", seconds)
     llmkit.clear_caches()
     with llmkit.Client(f"hf:{tiny_dir}", dtype="auto") as client:
         model = client.backend.engine.model

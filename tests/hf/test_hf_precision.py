@@ -57,7 +57,7 @@ def test_auto_measures_once_and_keeps_bfloat16_only_when_faster(tiny_dir, monkey
         timed.append(next(model.parameters()).dtype)
         return fp32 if timed[-1] == torch.float32 else bf16
 
-    monkeypatch.setattr(hf_precision, "_decode_seconds", seconds)
+    monkeypatch.setattr(hf_precision, "decode_seconds", seconds)
     llmkit.clear_caches()  # a model another test loaded with dtype="auto" is not measured again
     with llmkit.Client(f"hf:{tiny_dir}", dtype="auto") as client:
         assert _dtype(client) == chosen
@@ -77,7 +77,7 @@ def test_auto_measures_once_and_keeps_bfloat16_only_when_faster(tiny_dir, monkey
 
 def test_auto_without_native_bfloat16_stays_float32_without_measuring(tiny_dir, monkeypatch):
     monkeypatch.setattr(hf_precision, "cpu_supports", lambda dtype: dtype == torch.float32)
-    monkeypatch.setattr(hf_precision, "_decode_seconds", lambda model: pytest.fail("measured"))
+    monkeypatch.setattr(hf_precision, "decode_seconds", lambda model: pytest.fail("measured"))
     llmkit.clear_caches()
     with llmkit.Client(f"hf:{tiny_dir}", dtype="auto") as client:
         assert _dtype(client) == torch.float32
