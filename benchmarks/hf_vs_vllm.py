@@ -1,13 +1,17 @@
 """In-process `hf:` against vLLM's CPU build, same machine, same model (SmolLM2-135M-Instruct).
 
-    python benchmarks/hf_vs_vllm.py [--threads 2] [--tokens 64] [--rounds 2] [--skip-vllm]
+    python benchmarks/hf_vs_vllm.py [--threads 2] [--tokens 64] [--rounds 2] [--skip-vllm] [--vllm-dtype float32]
 
 1. vLLM (its own venv under ~/.cache/llmkit-test-engines/vllm; built by
    `python tests/serving_engines.py vllm`): started here with the same thread count, in
-   bfloat16 where this CPU computes it natively and float32 where it does not, asked
-   through llmkit's OpenAI client: 8 prompts at once (asyncio, 8 in flight), then one
-   prompt streamed (decode tokens/s: after the first token). Stopped before llmkit runs.
-   Without that venv the anchor is skipped and said so.
+   bfloat16 where this CPU computes it natively and float32 where it does not (or
+   `--vllm-dtype`), asked through llmkit's OpenAI client: 8 prompts at once (asyncio, 8
+   in flight, best of `--rounds`), then one prompt streamed (decode tokens/s: after the
+   first token). Stopped before llmkit runs. Without that venv the anchor is skipped and
+   said so. Its answers' tokens and their agreement with llmkit's float32 answers are
+   printed: an engine whose answers degenerate (vLLM 0.32's bfloat16 on an AMX CPU
+   answered "the capital of France" in looping French) runs every answer to max_tokens,
+   which fills its batch and flatters its batched tokens/s.
 2. llmkit `hf:` in float32 (the default) and, where the CPU has it, bfloat16
    (`dtype="bfloat16"`): `chat_batch` of the 8 prompts (continuous batching) and the same
    8 one by one, interleaved for `--rounds` rounds; one streamed. Twice: the 8 prompts of
@@ -76,7 +80,7 @@ def first_token(client) -> tuple[float, float]:
     return statistics.median(times[False]), statistics.median(times[True])
 
 
-def vllm_figures(threads: int, tokens: int, dtype: str) -> dict[str, float] | None:
+def vllm_figures(threads: int, tokens: int, dtype: str, rounds: int) -> dict | None:
     from serving_engines import Engine, EngineUnavailable, engines_dir, free_port, smollm2_dir, vllm_env
 
     exe = engines_dir() / "vllm" / "bin" / "vllm"
@@ -98,14 +102,14 @@ def vllm_figures(threads: int, tokens: int, dtype: str) -> dict[str, float] | No
             async def together(prompts: list[str]) -> list:
                 return await asyncio.gather(*(client.achat(p, max_tokens=tokens, temperature=0) for p in prompts))
 
-            figures = {}
+            figures: dict = {}
             for name, prompts in (("batched", PROMPTS), ("batched_long", LONG_PROMPTS)):
                 runs = []
-                for _ in range(2):
+                for _ in range(rounds):
                     start = time.perf_counter()
                     answers = asyncio.run(together(prompts))
                     runs.append(_rate(answers, time.perf_counter() - start))
-                figures[name] = max(runs)
+                figures[name], figures[f"{name}_runs"], figures[f"{name}_answers"] = max(runs), runs, answers
             figures["single"] = statistics.median(_stream_rate(client, PROMPTS[1], tokens) for _ in range(2))
             return figures
     except EngineUnavailable as exc:
@@ -147,6 +151,7 @@ def main() -> None:
     p.add_argument("--tokens", type=int, default=64)
     p.add_argument("--rounds", type=int, default=2, help="interleaved batched / one-by-one rounds per prompt set")
     p.add_argument("--skip-vllm", action="store_true")
+    p.add_argument("--vllm-dtype", choices=["bfloat16", "float32"], help="default: bfloat16 where native, else float32")
     args = p.parse_args()
     if args.rounds < 1 or args.tokens < 1:
         p.error("--rounds and --tokens must be at least 1")
@@ -157,8 +162,8 @@ def main() -> None:
     from llmkit.cpu import cpu_supports
 
     native_bf16 = cpu_supports(torch.bfloat16)
-    anchor_dtype = "bfloat16" if native_bf16 else "float32"
-    anchor = None if args.skip_vllm else vllm_figures(threads, args.tokens, anchor_dtype)
+    anchor_dtype = args.vllm_dtype or ("bfloat16" if native_bf16 else "float32")
+    anchor = None if args.skip_vllm else vllm_figures(threads, args.tokens, anchor_dtype, args.rounds)
     model = model_id(args)
     runs = {"float32": llmkit_figures(model, "float32", args.tokens, threads, args.rounds)}
     if native_bf16:
@@ -185,6 +190,13 @@ def main() -> None:
                   f"tok/s, {g['batched'] / g['one_by_one']:.2f}x (rounds {ratios}; target >= 5x; ceiling "
                   f"{g['ceiling']:.2f}x: {g['tokens']} tokens; {g['same']}/{n} batched = one-by-one)")  # fmt: skip
     if anchor:
+        for name, prompts_of in (("batched", "mixed"), ("batched_long", "long")):
+            theirs, ours = anchor[f"{name}_answers"], runs["float32"][0][prompts_of]["answers"]
+            same = sum(a.text.strip() == b.text.strip() for a, b in zip(theirs, ours, strict=True))
+            runs_text = ", ".join(f"{r:.1f}" for r in anchor[f"{name}_runs"])
+            print(f"vLLM {anchor_dtype}, {prompts_of} set: {sum(a.usage.output_tokens for a in theirs)} tokens "
+                  f"(llmkit float32: {sum(a.usage.output_tokens for a in ours)}); {same}/{n} answers = llmkit "
+                  f"float32's; rounds {runs_text} tok/s")  # fmt: skip
         for dtype, (f, _) in runs.items():
             if dtype == anchor_dtype or dtype == "bfloat16":
                 print(f"llmkit {dtype} / vLLM {anchor_dtype}: batched {f['mixed']['batched'] / anchor['batched']:.2f}x, "
