@@ -10,7 +10,7 @@ import math
 import pytest
 
 import llmkit
-from llmkit.backends import openai as openai_backend
+from llmkit.backends import openai_embeddings
 from llmkit.errors import (
     ContextLengthError,
     InvalidOptionError,
@@ -142,7 +142,7 @@ def test_embeddings_never_fall_back_to_another_vector_space(server, no_sleep):
 
 
 def test_long_lists_are_split_into_requests_within_the_limits(server, monkeypatch):
-    monkeypatch.setattr(openai_backend, "EMBED_MAX_INPUTS", 2)
+    monkeypatch.setattr(openai_embeddings, "EMBED_MAX_INPUTS", 2)
     client = llmkit.Client("openai:emb", base_url=server.base_url)
     texts = [f"text number {i}" for i in range(5)]
     e = client.embed(texts)
@@ -150,7 +150,7 @@ def test_long_lists_are_split_into_requests_within_the_limits(server, monkeypatc
     assert e.vectors == [client.embed(t)[0] for t in texts]  # in order
     assert e.usage.input_tokens == 15
 
-    monkeypatch.setattr(openai_backend, "EMBED_MAX_BYTES", 20)
+    monkeypatch.setattr(openai_embeddings, "EMBED_MAX_BYTES", 20)
     server.requests.clear()
     client.embed(["a" * 15, "b" * 15, "c"])
     assert [len(r["body"]["input"]) for r in server.requests] == [1, 2]

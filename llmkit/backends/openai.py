@@ -8,7 +8,8 @@ clients belong to one event loop each: a backend owns one per loop and closes it
 itself or with the loop (openai_http). `timeout` is a total deadline for a request, not
 a limit on each read. llmkit retries in one layer, its own. SDK errors are mapped to
 llmkit errors on HTTP status and error code, never on message text; replies are read
-through checks (openai_parse), so a reply of the wrong shape is a MalformedResponseError.
+through checks (openai_parse), so a reply of the wrong shape is a MalformedResponseError;
+/embeddings requests and replies are shaped in openai_embeddings.
 What a compatible server publishes about its model (context window, exact token counts)
 is learned once per endpoint, when context_window() or count_tokens() first asks
 (openai_server_info), never on the chat path; a context window set in the config wins.
@@ -37,6 +38,7 @@ from ..types import (
     TokenCount,
     Usage,
 )  # fmt: skip
+from . import openai_embeddings as emb
 from . import openai_server_info as srv
 from .base import Backend
 from .openai_errors import map_error
@@ -52,12 +54,10 @@ from .openai_http import (
 from .openai_parse import Reader, field
 from .openai_wire import response_format_param, tool_choice_param, tool_param
 
-__all__ = ["OpenAIBackend", "SDK_CLIENTS", "OFFICIAL_HOST", "EMBED_MAX_INPUTS", "EMBED_MAX_BYTES"]
+__all__ = ["OpenAIBackend", "SDK_CLIENTS", "OFFICIAL_HOST"]
 
 OFFICIAL_HOST = "api.openai.com"
 _REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
-EMBED_MAX_INPUTS = 2048  # OpenAI's limits per /embeddings request
-EMBED_MAX_BYTES = 300_000  # its token limit is 300k; a token is at least one byte
 DEFAULT_TIMEOUT = 600.0  # seconds a request may take in all when none is set (streams: between bytes)
 T = TypeVar("T")
 
@@ -487,80 +487,44 @@ class OpenAIBackend(Backend):
             raw=completion,
         )
 
+    # --- embeddings (openai_embeddings: the limits, the reply, the 404) ---
+
     def embed(self, texts: list[str], options: dict[str, Any]) -> Embeddings:
         at = self._at(options, "embed")
         parts = []
-        for chunk in self._embed_chunks(texts):
+        for chunk in emb.requests(texts, self.official):
             params = self._embed_params(chunk, options)
             try:
                 result = self._call(at, self.sdk.embeddings.create, **params)
             except E.APIError as error:
                 raise self._no_embeddings(error) from None
             parts.append(self._to_embeddings(result, chunk))
-        return _joined(parts)
+        return emb.joined(parts)
 
     async def aembed(self, texts: list[str], options: dict[str, Any]) -> Embeddings:
         at = self._at(options, "embed")
         sdk = await self.async_sdk()
         parts = []
-        for chunk in self._embed_chunks(texts):
+        for chunk in emb.requests(texts, self.official):
             try:
                 result = await self._acall(at, sdk.embeddings.create(**self._embed_params(chunk, options)))
             except E.APIError as error:
                 raise self._no_embeddings(error) from None
             parts.append(self._to_embeddings(result, chunk))
-        return _joined(parts)
-
-    def _no_embeddings(self, error: E.APIError) -> E.APIError:
-        """A 404 (or llama.cpp's 501) on /embeddings: this server serves no embeddings for
-        this model, said so; other errors as they are."""
-        if error.status_code not in (404, 501) or self.official:
-            return error
-        where = E.redact_url(self.base_url) or "the OpenAI API"
-        found = E.NotFoundError(
-            f"{where} serves no embeddings for {self.model} (/embeddings answered "
-            f"{error.message.partition(' answered ')[2] or error.message})",
-            status_code=error.status_code, code=error.code, request_id=error.request_id, model=self.model_id,
-            hint="Embed with a model this server embeds with, or start a server for one (vLLM: an embedding model, "
-                 "with --runner pooling; llama.cpp: --embeddings); chat models usually embed nothing.",
-        )  # fmt: skip
-        found.tried = error.tried
-        return found
-
-    def _embed_chunks(self, texts: list[str]) -> Iterator[list[str]]:
-        """Requests within OpenAI's limits (2048 inputs, 300k tokens: bytes bound tokens)."""
-        if self.official and "" in texts:
-            raise E.InvalidOptionError(
-                f"text #{texts.index('')} is empty, and OpenAI's /embeddings refuses empty strings",
-                hint="Leave empty texts out (or embed a single space in their place).",
-            )
-        chunk: list[str] = []
-        size = 0
-        for text in texts:
-            n = len(text.encode("utf-8"))
-            if chunk and (len(chunk) == EMBED_MAX_INPUTS or size + n > EMBED_MAX_BYTES):
-                yield chunk
-                chunk, size = [], 0
-            chunk.append(text)
-            size += n
-        if chunk:
-            yield chunk
+        return emb.joined(parts)
 
     def _embed_params(self, texts: list[str], options: dict[str, Any]) -> dict[str, Any]:
         # floats, not the SDK's default base64: every compatible server speaks floats
         return _wire({"model": self.model, "input": texts, "encoding_format": "float", **options})
 
     def _to_embeddings(self, result: Any, texts: list[str]) -> Embeddings:
-        read = Reader(self.model_id)
-        vectors = read.vectors(result, len(texts))
-        reported = read.usage(field(result, "usage"))
-        if reported is not None:
-            counted = Usage(reported[0], 0)
-        else:
-            counted = Usage(sum(int(tokens.count(t, self.model)) for t in texts), 0, estimated=True)
+        return emb.embeddings(result, texts, self.model, self.model_id, priced=self.official)
+
+    def _no_embeddings(self, error: E.APIError) -> E.APIError:
         if self.official:
-            tokens.add_cost(counted, self.model)
-        return Embeddings(vectors, served_model=_text_or_none(field(result, "model")), usage=counted)
+            return error
+        return emb.serves_none(error, E.redact_url(self.base_url) or "the OpenAI API", self.model, self.model_id)
+
 
     # --- what the server publishes: context window, exact counts (openai_server_info) ---
 
@@ -660,17 +624,6 @@ def _check_settings(settings: dict[str, Any]) -> None:
         if not ok:
             shown = "<hidden>" if name == "api_key" else repr(value)[:60]
             raise E.InvalidOptionError(f"setting {name}={shown} is invalid: it must be {what}")
-
-
-def _joined(parts: list[Embeddings]) -> Embeddings:
-    """The embeddings of several requests as one answer, usage added up."""
-    if len(parts) == 1:
-        return parts[0]
-    usage = Usage(sum(p.usage.input_tokens for p in parts), 0, estimated=any(p.usage.estimated for p in parts))
-    costs = [p.usage.cost for p in parts]
-    usage.cost = None if None in costs else sum(costs)  # type: ignore[arg-type]
-    vectors = [v for p in parts for v in p.vectors]
-    return Embeddings(vectors, served_model=parts[0].served_model, usage=usage)
 
 
 class _StreamCheck:
