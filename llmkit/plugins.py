@@ -9,7 +9,7 @@ A plugin is a distribution whose entry points name what it adds, one group per k
     llmkit.commands    commit = "llmkit_commit.command"                   a module with add_arguments/run
     llmkit             (the first form) a provider, or a register() hook that calls register_provider
 
-Discovery reads package metadata only, once per process, and the answer is cached on disk
+Discovery (plugin_discovery) reads package metadata only, once per process, and the answer is cached on disk
 (keyed by the mtimes of the sys.path folders, so an install or uninstall refreshes it): listing
 commands for `llmkit --help` or providers for an error message imports no plugin. The object
 behind a registration is imported the first time it is used. The built-in providers sit in
@@ -27,11 +27,9 @@ empty for none) restricts which plugins load.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +37,7 @@ from typing import Any
 
 from .cache import on_clear
 from .errors import PluginError
+from .plugin_discovery import GROUPS, cached_scan, describe, normal
 
 __all__ = [
     "KINDS",
@@ -65,14 +64,6 @@ __all__ = [
 log = logging.getLogger("llmkit")
 
 KINDS = ("provider", "tool", "task", "command")
-# entry-point group -> kind; "llmkit" is the original group (providers, or a register() hook)
-GROUPS = {
-    "llmkit.providers": "provider",
-    "llmkit.tools": "tool",
-    "llmkit.tasks": "task",
-    "llmkit.commands": "command",
-    "llmkit": "provider",
-}
 BUILTIN = "llmkit"  # the owner of what ships with llmkit
 IN_PROCESS = "in-process"  # the owner of register() calls made by a program
 
@@ -129,7 +120,7 @@ class Registration:
         except Exception as exc:
             if self.owner == BUILTIN:
                 raise
-            text = _describe(exc)
+            text = describe(exc)
             _manager.note(self.owner, f"{self.kind} {self.name!r} ({self.target}) failed to load: {text}")
             self.error = PluginError(
                 f"{self.kind} {self.name!r} of plugin {self.owner} could not be loaded: {text}",
@@ -178,19 +169,11 @@ def _import(target: str) -> Any:
     return obj
 
 
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:300]
-
-
 def _fix_hint(exc: BaseException, owner: str) -> str:
     if isinstance(exc, ModuleNotFoundError) and exc.name:
         return (f"It needs the package {exc.name!r}, which is not installed: install it, or reinstall the "
                 f"plugin with its dependencies (pip install -U {owner}). `llmkit plugins` shows every plugin's state.")  # fmt: skip
     return f"This is a bug in the plugin {owner}: report it there, or uninstall it. `llmkit plugins` shows every plugin's state."
-
-
-def _normal(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _wanted() -> set[str] | None:
@@ -201,151 +184,9 @@ def _wanted() -> set[str] | None:
     out = set()
     for item in raw.split(","):
         if item.strip():
-            out.add(_normal(item.strip()))
-            out.add(_normal("llmkit-" + item.strip()))  # "anthropic" names llmkit-anthropic
+            out.add(normal(item.strip()))
+            out.add(normal("llmkit-" + item.strip()))  # "anthropic" names llmkit-anthropic
     return out
-
-
-# --- discovery: metadata only, cached on disk --------------------------------------------
-
-
-def _scan() -> list[dict[str, Any]]:
-    """Every distribution with llmkit entry points, read from metadata (no plugin import)."""
-    from importlib.metadata import distributions
-
-    found: dict[str, dict[str, Any]] = {}
-    for dist in distributions():
-        try:
-            eps = [ep for ep in dist.entry_points if ep.group in GROUPS]
-            broken = ""
-        except Exception as exc:  # a malformed entry_points.txt: that distribution only, never the scan
-            text = _read_text(dist, "entry_points.txt")
-            if not re.search(r"^\s*\[\s*llmkit(\.\w+)?\s*\]", text, re.M):
-                continue  # not an llmkit plugin: its problem is not llmkit's to report
-            eps, broken = [], f"its entry_points.txt cannot be read ({_describe(exc)}): reinstall it"
-        if not eps and not broken:
-            continue
-        name, version, summary, requires = "", "", "", ""
-        try:
-            meta = dist.metadata
-            name = meta["Name"] or ""
-            version, summary = meta["Version"] or "", meta["Summary"] or ""
-            requires = _llmkit_requirement(dist.requires or [])
-        except Exception as exc:  # a malformed METADATA (or Requires-Dist)
-            broken = broken or f"its metadata cannot be read ({_describe(exc)}): reinstall it"
-        name = name or _dist_folder_name(dist)
-        if _normal(name) in found or _normal(name) == "llmkit":
-            continue  # the first on sys.path wins, as for imports; llmkit's own are built in
-        found[_normal(name)] = {
-            "name": name,
-            "version": version,
-            "summary": summary,
-            "requires": requires,
-            "incompatible": _version_ok(requires),  # decided here, cached with the scan (keyed by llmkit's version)
-            "broken": broken,
-            "entry_points": [[ep.group, ep.name, ep.value] for ep in eps],
-        }
-    return sorted(found.values(), key=lambda d: _normal(d["name"]))
-
-
-def _read_text(dist: Any, filename: str) -> str:
-    try:
-        return dist.read_text(filename) or ""
-    except Exception:
-        return ""
-
-
-def _dist_folder_name(dist: Any) -> str:
-    """A distribution's name from its .dist-info/.egg-info folder, when its metadata has none."""
-    path = str(getattr(dist, "_path", "") or "")
-    stem = os.path.basename(path.rstrip("/\\"))
-    return re.split(r"-\d|\.(?:dist|egg)-info$", stem)[0] or "?"
-
-
-def _llmkit_requirement(requires: list[str]) -> str:
-    """The version specifier of a distribution's (unconditional) requirement on llmkit."""
-    try:
-        from packaging.requirements import InvalidRequirement, Requirement
-    except ImportError:  # packaging is nearly always there (pip, pytest); without it, no check
-        return ""
-    for line in requires:
-        try:
-            req = Requirement(line)
-        except InvalidRequirement:
-            continue
-        if _normal(req.name) == "llmkit" and (req.marker is None or req.marker.evaluate({"extra": ""})):
-            if req.url:  # "llmkit @ git+https://...": a source, not a version range
-                return ""
-            as_written = re.sub(r"^\s*[A-Za-z0-9._-]+\s*(\[[^\]]*\])?", "", line.split(";")[0])
-            return as_written.strip().strip("()").replace(" ", "") or str(req.specifier)
-    return ""
-
-
-_CACHE_FORMAT = 2  # bumped when a scan entry changes shape: an older llmkit's file is then scanned again
-_ENTRY_FIELDS = {"name": str, "version": str, "summary": str, "requires": str, "incompatible": str, "broken": str,
-                 "entry_points": list}  # fmt: skip
-
-
-def _valid_entry(d: Any) -> bool:
-    return (isinstance(d, dict) and all(isinstance(d.get(k), t) for k, t in _ENTRY_FIELDS.items())
-            and all(isinstance(ep, list) and len(ep) == 3 and ep[0] in GROUPS and all(isinstance(x, str) for x in ep)
-                    for ep in d["entry_points"]))  # fmt: skip
-
-
-def _scan_key() -> list[Any]:
-    from ._version import __version__
-
-    key: list[Any] = [_CACHE_FORMAT, sys.version, sys.prefix, __version__]
-    for entry in sys.path:
-        try:
-            key.append([entry, os.stat(entry or ".").st_mtime_ns])
-        except OSError:
-            key.append([entry, None])
-    return key
-
-
-def _cached_scan() -> list[dict[str, Any]]:
-    """The scan, from a small JSON file while sys.path's folders are unchanged."""
-    from .config import cache_dir
-
-    try:
-        path = cache_dir() / "plugins.json"
-    except Exception:
-        return _scan()
-    key = _scan_key()
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-        if data.get("key") == key and all(_valid_entry(d) for d in data["plugins"]):
-            return list(data["plugins"])
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        pass
-    found = _scan()
-    try:
-        from .atomic import write_text_atomic
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(path, json.dumps({"key": key, "plugins": found}))
-    except Exception:  # a read-only home: scanning each time is only slower
-        pass
-    return found
-
-
-def _version_ok(requires: str) -> str:
-    """"" when this llmkit meets the plugin's requirement, else why not."""
-    if not requires:
-        return ""
-    from ._version import __version__
-
-    try:
-        from packaging.specifiers import InvalidSpecifier, SpecifierSet
-    except ImportError:  # packaging is nearly always there (pip, pytest); without it, trust the plugin
-        return ""
-    try:
-        ok = SpecifierSet(requires).contains(__version__, prereleases=True)
-    except InvalidSpecifier:
-        return f"its llmkit requirement {requires!r} cannot be read"
-    return "" if ok else f"it needs llmkit{requires}, and this is llmkit {__version__}"
 
 
 class _Manager:
@@ -371,10 +212,10 @@ class _Manager:
         if wanted is not None and not wanted:
             return {}  # LLMKIT_PLUGINS="" : not even a metadata scan
         out: dict[str, Plugin] = {}
-        for d in _cached_scan():
+        for d in cached_scan():
             plugin = Plugin(d["name"], d["version"], d["summary"], d["requires"])
-            out[_normal(plugin.name)] = plugin
-            if wanted is not None and _normal(plugin.name) not in wanted:
+            out[normal(plugin.name)] = plugin
+            if wanted is not None and normal(plugin.name) not in wanted:
                 plugin.skipped = "not in LLMKIT_PLUGINS"
                 continue
             if d.get("broken"):
@@ -400,7 +241,7 @@ class _Manager:
         """Record a plugin's problem (on the plugin as discovered now), and log it, once."""
         with self._lock:
             if plugin is None and self._plugins is not None:
-                plugin = self._plugins.get(_normal(owner))
+                plugin = self._plugins.get(normal(owner))
             if plugin is not None and problem not in plugin.problems:
                 plugin.problems.append(problem)  # again after a new discovery (LLMKIT_PLUGINS changed)
             if (owner, problem) in self._reported:
@@ -484,7 +325,7 @@ class _Manager:
                         else:
                             raise TypeError(f"{r.target} is neither a Backend class nor a register function")
                 except Exception as exc:  # a plugin's bug must not break llmkit
-                    self.note(plugin.name, f"its register hook {r.target} raised {_describe(exc)}")
+                    self.note(plugin.name, f"its register hook {r.target} raised {describe(exc)}")
 
     def register(self, kind: str, name: str, target: Any, owner: str | None = None) -> None:
         if kind not in KINDS:
@@ -494,7 +335,7 @@ class _Manager:
                               hint="Use letters, digits and underscores, e.g. 'my_server'.")  # fmt: skip
         owner = owner or _registering_owner() or IN_PROCESS
         if owner != IN_PROCESS:  # a plugin's register() hook: it joins that plugin's registrations
-            plugin = self.plugins().get(_normal(owner))
+            plugin = self.plugins().get(normal(owner))
             reg = Registration(kind, name, target, owner=owner, version=plugin.version if plugin else "")
             if plugin is not None:
                 plugin.registrations.append(reg)

@@ -13,7 +13,7 @@ import textwrap
 import pytest
 
 import llmkit
-from llmkit import plugins, registry
+from llmkit import plugin_discovery, plugins, registry
 from llmkit.cli import main
 
 BACKEND = """
@@ -232,8 +232,8 @@ def test_discovery_is_cached_on_disk_and_refreshed_by_an_install(site, isolated_
     cached = json.loads((isolated_home / "cache" / "plugins.json").read_text())
     assert "llmkit-aaa" in [p["name"] for p in cached["plugins"]]
     scans = []
-    real = plugins._scan
-    monkeypatch.setattr(plugins, "_scan", lambda: scans.append(1) or real())
+    real = plugin_discovery.scan
+    monkeypatch.setattr(plugin_discovery, "scan", lambda: scans.append(1) or real())
     plugins.rescan()
     assert "aaa" in plugins.names("provider") and scans == []  # read from the cache
     site("llmkit-bbb", {"bbb": BACKEND}, {"llmkit.providers": {"bbb": "bbb:Shout"}})  # the folder changes
