@@ -14,33 +14,10 @@ every call is compiled; at its default of 8: 1.7-1.8x slower after 50 s, part ea
 
 from __future__ import annotations
 
-import contextlib
 import time
 
+from hf_common import decode_steps as steps
 from hf_common import model_id, parser
-
-
-def steps(model, key, last, rows: int, count: int, packed: bool) -> tuple[float, float, list[int]]:
-    """(seconds of the first decode step, seconds per step after it, the greedy tokens)."""
-    import torch
-
-    from llmkit.backends.hf_cache import growing_cache
-    from llmkit.backends.hf_packing import generating
-
-    ids = torch.randint(0, 1000, (rows, 32), generator=torch.Generator().manual_seed(0))
-    cache = growing_cache()
-    tokens = []
-    with torch.inference_mode(), (generating() if packed else contextlib.nullcontext()):
-        out = model(input_ids=ids, use_cache=True, **{key: cache}, **last)
-        step = out.logits[:, -1:].argmax(-1)
-        start = time.perf_counter()
-        for i in range(count):
-            out = model(input_ids=step, use_cache=True, **{key: cache})
-            step = out.logits[:, -1:].argmax(-1)
-            tokens.append(int(step[0, 0]))
-            if i == 0:
-                first, rest = time.perf_counter() - start, time.perf_counter()
-    return first, (time.perf_counter() - rest) / (count - 1), tokens
 
 
 def main() -> None:
@@ -77,8 +54,10 @@ def main() -> None:
     torch._dynamo.config.recompile_limit = 64
     plain = model.forward
     model.forward = torch.compile(plain, dynamic=True)
-    print(f"{client.model}: torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{torch.backends.cpu.get_cpu_capability()}, {args.steps} decode steps after a 32-token prompt")
+    print(
+        f"{client.model}: torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"{torch.backends.cpu.get_cpu_capability()}, {args.steps} decode steps after a 32-token prompt"
+    )
     for rows in (1, 8):
         start = time.perf_counter()
         first, _, _ = steps(model, key, last, rows, 2, False)  # compiles (prompt and step shapes)
