@@ -14,7 +14,7 @@ generation, and switches to eager only where the weights themselves are asked fo
 
 from __future__ import annotations
 
-from hf_common import decode_steps, model_id, parser
+from hf_common import decode_steps, decoding_model, parser
 
 SHAPES = [(1, 32), (8, 32), (1, 480), (8, 480)]  # (rows, prompt tokens)
 
@@ -31,14 +31,7 @@ def main() -> None:
 
     import torch
 
-    import llmkit
-    from llmkit.backends.hf_loading import forward_arguments
-
-    client = llmkit.Client(model_id(args), **({"threads": args.threads} if args.threads else {}))
-    lm = client.backend.engine.lm
-    lm.ready()
-    model = lm.model
-    key, last = forward_arguments(model)
+    client, model, key, last = decoding_model(args)
     default = model.config._attn_implementation
     best: dict[tuple[str, int, int], float] = {}
     tokens: dict[tuple[str, int, int], list[int]] = {}

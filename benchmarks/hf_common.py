@@ -12,6 +12,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 
 def smollm2_path() -> Path:
@@ -66,3 +67,16 @@ def decode_steps(
             if i == 0:
                 first, rest = time.perf_counter() - start, time.perf_counter()
     return first, (time.perf_counter() - rest) / (count - 1), tokens
+
+
+def decoding_model(args: argparse.Namespace) -> tuple[Any, Any, str, dict[str, Any]]:
+    """(client, its torch model once packed, the cache's keyword, the prompt's extra
+    forward arguments): what decode_steps needs, for the model and threads of `args`."""
+    import llmkit
+    from llmkit.backends.hf_loading import forward_arguments
+
+    client = llmkit.Client(model_id(args), **({"threads": args.threads} if args.threads else {}))
+    lm = client.backend.engine.lm
+    lm.ready()
+    key, last = forward_arguments(lm.model)
+    return client, lm.model, key, last

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 
 from hf_common import decode_steps as steps
-from hf_common import model_id, parser
+from hf_common import decoding_model, parser
 
 
 def main() -> None:
@@ -32,14 +32,7 @@ def main() -> None:
 
     import torch
 
-    import llmkit
-    from llmkit.backends.hf_loading import forward_arguments
-
-    client = llmkit.Client(model_id(args), **({"threads": args.threads} if args.threads else {}))
-    lm = client.backend.engine.lm
-    lm.ready()
-    model = lm.model
-    key, last = forward_arguments(model)
+    client, model, key, last = decoding_model(args)
     eager: dict[tuple[int, bool], tuple] = {}
     for rows in (1, 8):
         for packed in (True, False):
