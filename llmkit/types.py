@@ -210,10 +210,23 @@ def _check_content(role: str, content: object) -> None:
         if not isinstance(part, Mapping) or not isinstance(part.get("type"), str):
             raise _bad_message(f"a {role} message's content part {_shown(part)} is not a "
                                "{'type': ..., ...} object")  # fmt: skip
-        if part["type"] == "text":
-            if not isinstance(part.get("text"), str):
-                raise _bad_message(f"a {role} message's text part {_shown(part)} has no text")
-            check_text(part["text"], f"a {role} message")
+        if part["type"] == "text" and not isinstance(part.get("text"), str):
+            raise _bad_message(f"a {role} message's text part {_shown(part)} has no text")
+        _check_part_strings(part, f"a {role} message's {part['type']!r} part")
+
+
+def _check_part_strings(value: object, what: str) -> None:
+    """Every string in a content part, any part type and any depth (an image's URL, a stray
+    "text" on an image part), is sent as JSON, so each must be valid Unicode too."""
+    if isinstance(value, str):
+        check_text(value, what)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_part_strings(key, what)
+            _check_part_strings(item, what)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _check_part_strings(item, what)
 
 
 def system(content: str) -> Message:

@@ -38,6 +38,9 @@ BAD_PROMPTS = {
     "a string in the list": ["hi"],
     "a lone surrogate": "caf\udce9",
     "a lone surrogate in a part": [{"role": "user", "content": [{"type": "text", "text": "\ud800"}]}],
+    "a lone surrogate in an image part": [{"role": "system", "content": [{"type": "image_url", "text": "\ud800"}]}],
+    "a lone surrogate in an image url": [{"role": "user", "content": [{"type": "image_url",
+                                                                      "image_url": {"url": "x\udc80"}}]}],
 }  # fmt: skip
 
 
