@@ -28,6 +28,7 @@ from .errors import (
     MissingCapabilityError,
     ModelRequestBlockedError,
 )
+from .message_checks import check_text
 from .options import suggest, validate
 from .streaming import AsyncStream, Stream
 from .tools import to_tool
@@ -40,7 +41,6 @@ from .types import (
     StreamEvent,
     TokenCount,
     TokenStepper,
-    check_text,
     to_messages,
 )
 

@@ -7,7 +7,6 @@ to and from the OpenAI wire shape, which is the lingua franca of chat models.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -16,6 +15,7 @@ if TYPE_CHECKING:
     import numpy
 
 from .errors import InvalidOptionError, LLMKitError, MalformedResponseError
+from .message_checks import bad_message, check_content, check_text, shown
 
 __all__ = [
     "Message",
@@ -80,10 +80,10 @@ class ToolCall:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ToolCall:
         if not isinstance(data, Mapping):
-            raise _bad_message(f"a tool call is {_shown(data)}, not an object")
+            raise bad_message(f"a tool call is {shown(data)}, not an object")
         fn = data.get("function")
         if not isinstance(fn, Mapping) or not isinstance(fn.get("name"), str) or not fn["name"]:
-            raise _bad_message(f"tool call {_shown(dict(data))} has no function name")
+            raise bad_message(f"tool call {shown(dict(data))} has no function name")
         arguments = fn.get("arguments", "{}")
         if arguments is None:
             arguments = "{}"
@@ -91,10 +91,10 @@ class ToolCall:
             try:
                 arguments = json.dumps(arguments)
             except (TypeError, ValueError):
-                raise _bad_message(f"tool call {fn['name']!r} has arguments that are not JSON") from None
+                raise bad_message(f"tool call {fn['name']!r} has arguments that are not JSON") from None
         call_id = data.get("id")
         if call_id is not None and not isinstance(call_id, str):
-            raise _bad_message(f"tool call {fn['name']!r} has an id that is not text: {_shown(call_id)}")
+            raise bad_message(f"tool call {fn['name']!r} has an id that is not text: {shown(call_id)}")
         return cls(id=call_id or "", name=fn["name"], arguments=arguments)
 
 
@@ -111,22 +111,22 @@ class Message:
     def __post_init__(self) -> None:
         if not isinstance(self.role, str) or self.role not in ROLES:
             raise InvalidOptionError(
-                f"unknown message role {_shown(self.role)}", hint=f"Use one of: {', '.join(ROLES)}."
+                f"unknown message role {shown(self.role)}", hint=f"Use one of: {', '.join(ROLES)}."
             )
-        _check_content(self.role, self.content)
+        check_content(self.role, self.content)
         for what in ("name", "tool_call_id"):
             value = getattr(self, what)
             if value is not None and not isinstance(value, str):
-                raise _bad_message(f"a {self.role} message's {what} is {_shown(value)}, not text")
+                raise bad_message(f"a {self.role} message's {what} is {shown(value)}, not text")
             if value:
                 check_text(value, f"a {self.role} message's {what}")
         if not isinstance(self.tool_calls, list) or not all(isinstance(c, ToolCall) for c in self.tool_calls):
-            raise _bad_message(f"a {self.role} message's tool_calls is {_shown(self.tool_calls)}, not a list of tool calls")
+            raise bad_message(f"a {self.role} message's tool_calls is {shown(self.tool_calls)}, not a list of tool calls")
         for call in self.tool_calls:
             for what in ("id", "name", "arguments"):
                 value = getattr(call, what)
                 if not isinstance(value, str):
-                    raise _bad_message(f"a tool call's {what} is {_shown(value)}, not text")
+                    raise bad_message(f"a tool call's {what} is {shown(value)}, not text")
                 check_text(value, f"a tool call's {what}")
 
     @property
@@ -159,7 +159,7 @@ class Message:
             )
         calls = data.get("tool_calls") or []
         if not isinstance(calls, (list, tuple)):
-            raise _bad_message(f"a message's tool_calls is {_shown(calls)}, not a list")
+            raise bad_message(f"a message's tool_calls is {shown(calls)}, not a list")
         return cls(
             role=data["role"],
             content=data.get("content", ""),
@@ -167,66 +167,6 @@ class Message:
             tool_calls=[ToolCall.from_dict(tc) for tc in calls],
             tool_call_id=data.get("tool_call_id"),
         )
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_MESSAGE_HINT = ("Messages are llmkit.user(...)/system(...)/assistant(...) or OpenAI-shaped dicts: "
-                 "{'role': 'user', 'content': 'text or a list of content parts'}.")  # fmt: skip
-
-
-def _bad_message(problem: str) -> InvalidOptionError:
-    return InvalidOptionError(problem, hint=_MESSAGE_HINT)
-
-
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def check_text(text: str, what: str) -> None:
-    """Text must be valid Unicode: a lone surrogate (from bytes decoded with
-    surrogateescape, or a cut UTF-16 pair) cannot be encoded for a tokenizer or a server."""
-    if not text.isascii():
-        found = _SURROGATE.search(text)
-        if found:
-            raise InvalidOptionError(
-                f"{what} holds a lone surrogate (U+{ord(found.group()):04X}) at character {found.start()}: "
-                "it is not valid Unicode text",
-                hint="Decode input with errors='replace' (or fix its encoding) before sending it.",
-            )
-
-
-def _check_content(role: str, content: object) -> None:
-    if content is None:
-        return
-    if isinstance(content, str):
-        check_text(content, f"a {role} message")
-        return
-    if not isinstance(content, list):
-        hint = " (decode bytes first)" if isinstance(content, (bytes, bytearray)) else ""
-        raise _bad_message(f"a {role} message's content is {_shown(content)}: it must be text, None or a list "
-                           f"of content parts{hint}")  # fmt: skip
-    for part in content:
-        if not isinstance(part, Mapping) or not isinstance(part.get("type"), str):
-            raise _bad_message(f"a {role} message's content part {_shown(part)} is not a "
-                               "{'type': ..., ...} object")  # fmt: skip
-        if part["type"] == "text" and not isinstance(part.get("text"), str):
-            raise _bad_message(f"a {role} message's text part {_shown(part)} has no text")
-        _check_part_strings(part, f"a {role} message's {part['type']!r} part")
-
-
-def _check_part_strings(value: object, what: str) -> None:
-    """Every string in a content part, any part type and any depth (an image's URL, a stray
-    "text" on an image part), is sent as JSON, so each must be valid Unicode too."""
-    if isinstance(value, str):
-        check_text(value, what)
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            _check_part_strings(key, what)
-            _check_part_strings(item, what)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            _check_part_strings(item, what)
 
 
 def system(content: str) -> Message:
@@ -258,7 +198,7 @@ def to_messages(prompt: str | Message | Mapping | Iterable[Message | Mapping]) -
         raise InvalidOptionError("the prompt is bytes, not text", hint="Decode it first, e.g. prompt.decode('utf-8').")
     if prompt is None or not isinstance(prompt, Iterable):
         raise InvalidOptionError(
-            f"cannot use {_shown(prompt)} as a prompt",
+            f"cannot use {shown(prompt)} as a prompt",
             hint="Pass a string, a message, or a list of messages such as [llmkit.user('Hi')].",
         )
     messages = [m if isinstance(m, Message) else _message_from(m) for m in prompt]
@@ -274,7 +214,7 @@ def _message_from(item: object) -> Message:
     if isinstance(item, Mapping):
         return Message.from_dict(item)
     raise InvalidOptionError(
-        f"cannot use {type(item).__name__} {_shown(item)} as a message",
+        f"cannot use {type(item).__name__} {shown(item)} as a message",
         hint="Use llmkit.user('...'), llmkit.system('...') or an OpenAI-shaped dict.",
     )
 
